@@ -171,6 +171,11 @@ class OrderLine:
     # The quantity as written when it could not be read as a number ("a few boxes").
     quantity_text: str | None = None
     line_total: Field[Decimal] = MISSING
+    # Every token of the line that looks like a part number, best first; the
+    # resolve stage decides which is ours, the customer's, or neither.
+    codes: tuple[str, ...] = ()
+    # The line's text as written, for review and for catalogue matching.
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
