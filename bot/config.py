@@ -1,0 +1,218 @@
+"""Typed settings, loaded from YAML plus environment overrides, validated at start.
+
+Secrets are never written in the YAML: a secret value is a reference,
+``{"$env": "NAME"}`` (an environment variable) or ``{"$file": "path"}`` (a
+file's content, stripped). Any key can be overridden from the environment as
+``ORDERBOT_<SECTION>__<KEY>`` (for example ``ORDERBOT_STORE__URL``).
+
+Relative paths in a config file are relative to the directory of that file.
+A bad file stops the bot with a ``ConfigError`` naming file, key and problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/orderbot.yaml")
+ENV_PREFIX = "ORDERBOT_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(_Section):
+    url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL. Default: a SQLite file orderbot.db in data_dir. "
+        "PostgreSQL: postgresql+psycopg://user@host/db (put a password in $env/$file).",
+    )
+
+
+class MasterDataSettings(_Section):
+    path: Path = Field(Path("demo/masterdata"), description="Folder with the CSV files of FORMATS.md section 1.")
+
+
+class FolderSourceSettings(_Section):
+    type: Literal["folder"] = "folder"
+    name: str = Field(description="A short name for logs and the ledger.")
+    path: Path = Field(description="Folder of .eml files and bare PDFs; nothing in it is ever deleted.")
+    patterns: tuple[str, ...] = Field(("*.eml", "*.pdf"), description="Glob patterns of files to take.")
+
+
+SourceSettings = Annotated[FolderSourceSettings, Field(discriminator="type")]
+
+
+class OutboxSettings(_Section):
+    path: Path | None = Field(
+        None,
+        description="Folder where acknowledgement emails are written as .eml files when no SMTP "
+        "server is configured. Default: data_dir/outbox.",
+    )
+    sender: str = Field("orders@example.invalid", description="From address of acknowledgements.")
+
+
+class Settings(_Section):
+    data_dir: Path = Field(Path("data"), description="Where the SQLite store and the outbox live.")
+    store: StoreSettings = StoreSettings()
+    master_data: MasterDataSettings = MasterDataSettings()
+    sources: tuple[SourceSettings, ...] = Field((), description="Where messages come from.")
+    outbox: OutboxSettings = OutboxSettings()
+    today: date | None = Field(None, description="Fix the reference date for date checks (tests, replays).")
+    max_message_bytes: int = Field(
+        25_000_000, gt=0, description="Messages larger than this are recorded and sent to review, not parsed."
+    )
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_source_names(cls, sources: tuple[FolderSourceSettings, ...]) -> tuple[FolderSourceSettings, ...]:
+        names = [s.name for s in sources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
+        return sources
+
+    @property
+    def store_url(self) -> str:
+        if self.store.url is not None:
+            return self.store.url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'orderbot.db'}"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.outbox.path or self.data_dir / "outbox"
+
+
+# --- loading ---------------------------------------------------------------
+
+
+def _resolve_secrets(node: Any, *, path: str, key: str, base: Path, environ: Mapping[str, str]) -> Any:
+    """Replace ``{"$env": NAME}`` / ``{"$file": PATH}`` by their value."""
+    if isinstance(node, Mapping):
+        if set(node) == {"$env"}:
+            name = str(node["$env"])
+            if name not in environ:
+                raise ConfigError(f"environment variable {name} is not set", path=path, key=key)
+            return environ[name]
+        if set(node) == {"$file"}:
+            secret_path = base / str(node["$file"])
+            try:
+                return secret_path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read secret file {secret_path}: {exc.strerror}", path=path, key=key) from exc
+        if any(str(k).startswith("$") for k in node):
+            raise ConfigError("a secret reference is {'$env': NAME} or {'$file': PATH}", path=path, key=key)
+        return {
+            k: _resolve_secrets(v, path=path, key=f"{key}.{k}" if key else str(k), base=base, environ=environ)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_resolve_secrets(v, path=path, key=f"{key}[{i}]", base=base, environ=environ) for i, v in enumerate(node)]
+    return node
+
+
+_PATH_KEYS = {"data_dir", "path"}
+
+
+def _anchor_paths(node: Any, base: Path) -> Any:
+    """Make relative paths relative to the config file's directory."""
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k in _PATH_KEYS and isinstance(v, str) and not Path(v).is_absolute():
+                out[k] = os.path.normpath(base / v)
+            else:
+                out[k] = _anchor_paths(v, base)
+        return out
+    if isinstance(node, list):
+        return [_anchor_paths(v, base) for v in node]
+    return node
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """ORDERBOT_STORE__URL=... -> {"store": {"url": ...}}. Values may be JSON."""
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "ORDERBOT_CONFIG":
+            continue
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and keys[-1] in ("url",):
+            value = raw
+        node = tree
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+        node[keys[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_settings(path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load settings from ``path`` (or $ORDERBOT_CONFIG, or ./config/orderbot.yaml if present).
+
+    Without a file, built-in defaults apply, relative to the working directory.
+    """
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get("ORDERBOT_CONFIG"):
+        path = Path(environ["ORDERBOT_CONFIG"])
+    if path is None and DEFAULT_CONFIG.is_file():
+        path = DEFAULT_CONFIG
+    raw: dict[str, Any] = {}
+    where = "<defaults>"
+    base = Path.cwd()
+    if path is not None:
+        where = str(path)
+        base = path.resolve().parent
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file: {exc.strerror}", path=where) from exc
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f"line {mark.line + 1}: " if mark is not None else ""
+            raise ConfigError(f"{line}not valid YAML: {getattr(exc, 'problem', exc)}", path=where) from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError("the top level must be a mapping of keys to values", path=where)
+        # An empty section ("store:" with only comments under it) means its defaults.
+        loaded = {k: v for k, v in loaded.items() if v is not None}
+        raw = _anchor_paths(_resolve_secrets(loaded, path=where, key="", base=base, environ=environ), base)
+    overrides = _resolve_secrets(_env_overrides(environ), path="environment", key="", base=Path.cwd(), environ=environ)
+    merged = _merge(raw, overrides)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{first['msg']}{more}", path=where, key=key or None) from None
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, every secret shown as '********'."""
+    return json.loads(settings.model_dump_json())
