@@ -1,0 +1,217 @@
+"""The ``orderbot`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.config import Settings, load_settings, masked
+from bot.errors import OrderbotError, PermanentError
+from bot.extraction_json import dumps, extraction_to_json
+from bot.model import RawMessage
+from bot.processing import DuplicateIndex, MessageProcessor, failed_extraction
+
+app = typer.Typer(
+    help="orderbot: reads purchase orders from email, extracts and checks them, keys them into the order portal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+err = Console(stderr=True)
+log = logging.getLogger("orderbot")
+
+ConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="Settings file (default: $ORDERBOT_CONFIG, else ./config/orderbot.yaml)."),
+]
+TodayOption = Annotated[
+    Optional[str], typer.Option("--today", help="Reference date YYYY-MM-DD for date checks (default: today).")
+]
+
+
+def _fail(exc: BaseException, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(code)
+
+
+def _today(value: str | None, settings: Settings | None = None) -> date:
+    if value:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise _fail(f"--today: {value!r} is not a date in the form YYYY-MM-DD") from None
+    if settings is not None and settings.today is not None:
+        return settings.today
+    return date.today()
+
+
+def _settings(path: Path | None) -> Settings:
+    try:
+        return load_settings(path)
+    except OrderbotError as exc:
+        raise _fail(exc) from exc
+
+
+def _master(directory: Path):
+    from connectors.masterdata import CsvMasterData
+
+    try:
+        return CsvMasterData.load(directory)
+    except PermanentError as exc:
+        raise _fail(exc) from exc
+
+
+@app.callback()
+def main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@app.command()
+def extract(
+    messages: Annotated[list[Path], typer.Argument(help="Message files (.eml, or bare PDFs), processed in this order.")],
+    master_data: Annotated[Path, typer.Option("--master-data", help="Folder with the master-data CSV files.")],
+    today: TodayOption = None,
+    store_url: Annotated[
+        Optional[str], typer.Option("--store-url", help="Also treat POs already held in this store as duplicates.")
+    ] = None,
+) -> None:
+    """Print one extraction result per message as JSON Lines (FORMATS.md section 2)."""
+    master = _master(master_data)
+    duplicates = DuplicateIndex()
+    store = None
+    if store_url:
+        from bot.store import Store
+
+        try:
+            store = Store.open(store_url)
+        except OrderbotError as exc:
+            raise _fail(exc) from exc
+        duplicates = DuplicateIndex(in_store=lambda c, po: bool(store.find_orders(c, po)))
+    processor = MessageProcessor(master, today=_today(today), duplicates=duplicates)
+    failures = 0
+    for path in messages:
+        try:
+            raw = RawMessage(data=path.read_bytes(), origin=f"file:{path}", name=str(path))
+        except OSError as exc:
+            err.print(f"[red]{path}: cannot read: {exc.strerror}[/]", highlight=False)
+            failures += 1
+            continue
+        try:
+            result = processor.process(raw).extraction
+        except PermanentError as exc:
+            err.print(f"[yellow]{exc}[/] (sent to review as unreadable_document)", highlight=False)
+            result = failed_extraction(raw, str(exc))
+        sys.stdout.write(dumps(result) + "\n")
+        sys.stdout.flush()
+    if store is not None:
+        store.close()
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command("eval")
+def evaluate(
+    corpus_dir: Annotated[Path, typer.Argument(help="A labelled corpus: messages/, labels/, masterdata/.")],
+    today: TodayOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    show_errors: Annotated[int, typer.Option("--errors", help="Also list the first N field errors.")] = 0,
+) -> None:
+    """Run extraction over a labelled corpus and score it (FORMATS.md section 3)."""
+    from bot.evaluation import load_labels, message_paths, score
+
+    try:
+        paths = message_paths(corpus_dir)
+        labels = load_labels(corpus_dir)
+    except OrderbotError as exc:
+        raise _fail(exc) from exc
+    master = _master(corpus_dir / "masterdata")
+    processor = MessageProcessor(master, today=_today(today))
+    predictions = []
+    for path in paths:
+        raw = RawMessage(data=path.read_bytes(), origin=f"file:{path}", name=path.name)
+        try:
+            result = processor.process(raw).extraction
+        except PermanentError as exc:
+            result = failed_extraction(raw, str(exc))
+        predictions.append(extraction_to_json(result))
+    scores = score([(label, pred) for (_, label), pred in zip(labels, predictions, strict=True)], names=[n for n, _ in labels])
+    if as_json:
+        sys.stdout.write(json.dumps(scores.to_json(), indent=2) + "\n")
+        return
+    if show_errors:
+        for error in scores.errors[:show_errors]:
+            sys.stdout.write(f"{error.message} po={error.po_number} {error.field}" + (f"[{error.line}]" if error.line else "") + f": expected {error.expected!r} got {error.got!r}\n")
+    sys.stdout.write(scores.report() + "\n")
+
+
+@app.command()
+def run(
+    once: Annotated[bool, typer.Option("--once", help="One intake cycle, then exit.")] = False,
+    config: ConfigOption = None,
+    today: TodayOption = None,
+) -> None:
+    """Take new messages from the configured sources through the pipeline into the store."""
+    if not once:
+        raise _fail("the scheduled daemon is not built yet; use `orderbot run --once`")
+    settings = _settings(config)
+    from bot.wiring import build_pipeline
+
+    try:
+        pipeline = build_pipeline(settings, today=_today(today, settings))
+    except OrderbotError as exc:
+        raise _fail(exc) from exc
+    with pipeline.store:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task("intake", total=None)
+            summary = pipeline.run_once(progress=lambda stage, done: bar.update(task, completed=done, description=stage))
+    typer.echo(f"orderbot run: {summary.line()}")
+    for problem in summary.errors:
+        err.print(f"[yellow]{problem}[/]", highlight=False)
+
+
+@app.command()
+def status(config: ConfigOption = None) -> None:
+    """Counts of messages and orders by state."""
+    settings = _settings(config)
+    from bot.store import Store
+
+    try:
+        store = Store.open(settings.store_url)
+    except OrderbotError as exc:
+        raise _fail(exc) from exc
+    with store:
+        messages = store.message_counts()
+        orders = store.order_counts()
+    typer.echo("messages: " + " ".join(f"{k}={v}" for k, v in sorted(messages.items())))
+    typer.echo("orders:   " + " ".join(f"{k}={v}" for k, v in sorted(orders.items())))
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the settings and print the effective configuration, secrets masked."""
+    settings = _settings(config)
+    from connectors.masterdata import CsvMasterData
+
+    try:
+        CsvMasterData.load(settings.master_data.path)
+    except PermanentError as exc:
+        raise _fail(exc) from exc
+    typer.echo(json.dumps(masked(settings), indent=2, default=str))
+    err.print("[green]configuration is valid[/]")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,263 @@
+"""The pipeline: every stage of an order's life, in order.
+
+    receive      a source yields raw bytes; the ledger records them (and skips
+                 what it already knows) before anything else happens
+    parse        bytes -> Message (MIME, attachments sniffed by content)
+    extract      Message -> Extraction (kind, orders with per-field confidence)
+    resolve      customer, ship-to and SKUs against master data
+    validate     named rules add reasons with evidence
+    decide       reasons -> needs_review, none -> ready; the outcome is
+                 committed in one transaction, then the source settles
+    key          ready orders are keyed into the portal, exactly once
+    acknowledge  keyed orders are confirmed to the customer by email
+
+A message that cannot be parsed is kept (its bytes are in the store) and
+marked ``failed`` with the reason; the run goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from bot.acknowledge import acknowledgement
+from bot.errors import DuplicateOrder, PermanentError, TransientError
+from bot.identity import identify
+from bot.model import (
+    KEYED_STATES,
+    MessageStatus,
+    OrderState,
+    RawMessage,
+    Reason,
+    ReasonCode,
+)
+from bot.ports import MailSource, Mailer, Portal
+from bot.processing import DuplicateIndex, MessageProcessor, urgency_priority
+from bot.rules import RuleSettings, order_value
+from bot.store import Store
+from connectors.masterdata import MasterData
+
+log = logging.getLogger("orderbot.pipeline")
+
+STAGES = ("receive", "parse", "extract", "resolve", "validate", "decide", "key", "acknowledge")
+
+_OPEN_STATES = (OrderState.READY, OrderState.KEYING, OrderState.KEYED, OrderState.ACKNOWLEDGED, OrderState.NEEDS_REVIEW)
+
+
+@dataclass
+class RunSummary:
+    received: int = 0
+    duplicates: int = 0
+    orders: int = 0
+    ready: int = 0
+    needs_review: int = 0
+    failed: int = 0
+    keyed: int = 0
+    acknowledged: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return (
+            f"received={self.received} duplicates={self.duplicates} orders={self.orders} "
+            f"ready={self.ready} to_review={self.needs_review} keyed={self.keyed} "
+            f"acknowledged={self.acknowledged} failed={self.failed} duration={self.seconds:.1f}s"
+        )
+
+
+Progress = Callable[[str, int], None]  # (stage, how many done) for progress bars
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        master: MasterData,
+        sources: Sequence[MailSource],
+        today: date,
+        portal: Portal | None = None,
+        mailer: Mailer | None = None,
+        ack_sender: str = "orders@example.invalid",
+        rule_settings: RuleSettings = RuleSettings(),
+        max_message_bytes: int = 25_000_000,
+    ) -> None:
+        self.store = store
+        self.master = master
+        self.sources = sources
+        self.portal = portal
+        self.mailer = mailer
+        self.ack_sender = ack_sender
+        self.max_message_bytes = max_message_bytes
+        self.processor = MessageProcessor(
+            master,
+            today=today,
+            duplicates=DuplicateIndex(in_store=self._po_in_store),
+            open_order_value=self._open_order_value,
+            rule_settings=rule_settings,
+        )
+
+    # -- look-ups the rules need from the store --------------------------------
+
+    def _po_in_store(self, customer_id: str, po_number: str) -> bool:
+        return bool(self.store.find_orders(customer_id, po_number))
+
+    def _open_order_value(self, customer_id: str) -> Decimal:
+        total = Decimal(0)
+        for state in (OrderState.READY, OrderState.KEYING, OrderState.KEYED, OrderState.ACKNOWLEDGED):
+            for stored in self.store.orders(state=state):
+                if stored.customer_id == customer_id:
+                    total += order_value(stored.order, self.master)
+        return total
+
+    # -- receive .. decide -------------------------------------------------------
+
+    def receive(self, progress: Progress | None = None) -> RunSummary:
+        summary = RunSummary()
+        for source in self.sources:
+            try:
+                for raw in source.fetch_new():
+                    self._receive_one(source, raw, summary)
+                    if progress:
+                        progress("receive", summary.received + summary.duplicates)
+            except TransientError as exc:
+                log.warning("source %s unavailable: %s", source.name, exc)
+                summary.errors.append(str(exc))
+        return summary
+
+    def _receive_one(self, source: MailSource, raw: RawMessage, summary: RunSummary) -> None:
+        identity = identify(raw.data)
+        known = self.store.seen(identity.dedup_key)
+        if known is not None and known.status != MessageStatus.RECEIVED:
+            summary.duplicates += 1
+            self.store.add_location(known.id, raw.account, raw.folder, raw.uidvalidity, raw.uid)
+            source.settle(raw, known.status)  # heals a crash between commit and settle
+            return
+        entry = known or self.store.record_message(
+            message_id=identity.message_id,
+            sha256=identity.sha256,
+            dedup_key=identity.dedup_key,
+            raw=raw.data,
+            origin=raw.origin,
+            name=raw.name,
+        )
+        if raw.account is not None:
+            self.store.add_location(entry.id, raw.account, raw.folder, raw.uidvalidity, raw.uid)
+        summary.received += 1
+        status = self._process(entry.id, raw, summary)
+        source.settle(raw, status)
+
+    def _process(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:
+        if len(raw.data) > self.max_message_bytes:
+            reason = f"{raw.name}: {len(raw.data)} bytes is over the limit of {self.max_message_bytes}"
+            self.store.set_message_status(ledger_id, MessageStatus.NEEDS_REVIEW, reason=reason)
+            summary.needs_review += 1
+            return MessageStatus.NEEDS_REVIEW
+        try:
+            decided = self.processor.process(raw)
+        except TransientError:
+            raise
+        except PermanentError as exc:
+            self.store.set_message_status(ledger_id, MessageStatus.FAILED, reason=str(exc))
+            summary.failed += 1
+            log.warning("message %s failed: %s", raw.name, exc)
+            return MessageStatus.FAILED
+        except Exception as exc:  # noqa: BLE001 - one bad message never aborts the batch
+            reason = f"{raw.name}: unexpected {type(exc).__name__}: {exc}"
+            self.store.set_message_status(ledger_id, MessageStatus.FAILED, reason=reason)
+            summary.failed += 1
+            log.exception("message %s failed unexpectedly", raw.name)
+            return MessageStatus.FAILED
+        message = decided.message
+        if message is not None:
+            for document in message.documents:
+                self.store.add_document(ledger_id, document.name, document.content_type, document.data)
+        outcome = []
+        for order, state in zip(decided.extraction.orders, decided.states, strict=True):
+            reason = ", ".join(str(c) for c in order.reason_codes) or None
+            outcome.append((order, state, reason))
+            summary.orders += 1
+            if state is OrderState.READY:
+                summary.ready += 1
+            else:
+                summary.needs_review += 1
+        status = MessageStatus.NEEDS_REVIEW if any(s is OrderState.NEEDS_REVIEW for s in decided.states) else MessageStatus.PROCESSED
+        self.store.save_outcome(
+            ledger_id,
+            outcome,
+            status,
+            reason=f"kind={decided.extraction.kind}",
+            priorities=[urgency_priority(o) for o, _, _ in outcome],
+        )
+        return status
+
+    # -- key, acknowledge --------------------------------------------------------
+
+    def key(self, progress: Progress | None = None) -> RunSummary:
+        """Key every ready order into the portal; without a portal, orders stay ready."""
+        summary = RunSummary()
+        if self.portal is None:
+            return summary
+        for stored in self.store.orders(state=OrderState.READY):
+            order = stored.order
+            try:
+                self.store.transition(stored.id, OrderState.KEYING, actor="bot", expected_from=OrderState.READY)
+            except DuplicateOrder as exc:
+                self.store.update_order(stored.id, order.with_reason(Reason(ReasonCode.DUPLICATE_PO, str(exc), field="po_number")), actor="bot", reason=str(exc))
+                self.store.transition(stored.id, OrderState.NEEDS_REVIEW, actor="bot", reason=str(exc))
+                summary.needs_review += 1
+                continue
+            try:
+                # Search before submit: an earlier run may have saved it and died before recording.
+                existing = self.portal.find(order.customer_id.value, order.po_number.value)
+                number = existing.order_number if existing else self.portal.submit(order).order_number
+            except TransientError as exc:
+                self.store.transition(stored.id, OrderState.READY, actor="bot", reason=f"will retry: {exc}")
+                summary.errors.append(str(exc))
+                continue
+            except PermanentError as exc:
+                self.store.transition(stored.id, OrderState.NEEDS_REVIEW, actor="bot", reason=str(exc))
+                summary.needs_review += 1
+                continue
+            self.store.transition(stored.id, OrderState.KEYED, actor="bot", portal_order_number=number, reason=f"portal order {number}")
+            summary.keyed += 1
+            if progress:
+                progress("key", summary.keyed)
+        return summary
+
+    def acknowledge(self) -> RunSummary:
+        summary = RunSummary()
+        if self.mailer is None:
+            return summary
+        for stored in self.store.orders(state=OrderState.KEYED):
+            entry = self.store.message(stored.ledger_id)
+            reply = acknowledgement(stored, entry, self.store.raw_bytes(entry.sha256), sender=self.ack_sender)
+            if reply is None:
+                self.store.transition(stored.id, OrderState.ACKNOWLEDGED, actor="bot", reason="no reply address; nothing sent")
+            else:
+                try:
+                    self.mailer.send(reply)
+                except TransientError as exc:
+                    summary.errors.append(str(exc))
+                    continue
+                self.store.transition(stored.id, OrderState.ACKNOWLEDGED, actor="bot", reason=f"acknowledged to {reply['To']}")
+            summary.acknowledged += 1
+        return summary
+
+    def run_once(self, progress: Progress | None = None) -> RunSummary:
+        started = time.monotonic()
+        summary = self.receive(progress)
+        keyed = self.key(progress)
+        acked = self.acknowledge()
+        summary.keyed, summary.acknowledged = keyed.keyed, acked.acknowledged
+        summary.needs_review += keyed.needs_review
+        summary.errors += keyed.errors + acked.errors
+        summary.seconds = time.monotonic() - started
+        return summary
+
+
+__all__ = ["STAGES", "KEYED_STATES", "Pipeline", "RunSummary"]

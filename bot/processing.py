@@ -1,0 +1,168 @@
+"""One message from bytes to decided orders: parse, extract, resolve, validate, decide.
+
+This is the unit of work that needs no store and no portal, shared by the
+pipeline (which records the outcome) and by ``orderbot extract`` / ``eval``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+
+from bot.errors import UnreadableInput
+from bot.identity import identify
+from bot.model import (
+    Document,
+    Extraction,
+    Message,
+    MessageKind,
+    Order,
+    OrderState,
+    RawMessage,
+    Reason,
+    ReasonCode,
+)
+from bot.resolve import Catalogue, CustomerMatch, customer_country, match_customer, resolve_order
+from bot.rules import RULES, Rule, RuleContext, RuleSettings, validate
+from connectors.masterdata import MasterData
+from extractors.context import ExtractionContext
+from extractors.dispatch import extract_message
+from extractors.mime import parse_message
+
+_DAY_LAST_COUNTRIES = frozenset({"US"})
+_DECIMAL_POINT_COUNTRIES = frozenset({"US", "GB", "IE", "CN", "JP", "AU", "CA", "IN"})
+
+
+def normalise_po(po_number: str) -> str:
+    return " ".join(po_number.split()).upper()
+
+
+@dataclass
+class DuplicateIndex:
+    """The (customer, PO) pairs seen in this run, plus an optional look-up in the store."""
+
+    in_store: Callable[[str, str], bool] = lambda customer_id, po: False
+    seen: set[tuple[str, str]] = field(default_factory=set)
+
+    def is_duplicate(self, customer_id: str, po_number: str) -> bool:
+        key = (customer_id, normalise_po(po_number))
+        return key in self.seen or self.in_store(customer_id, po_number)
+
+    def remember(self, order: Order) -> None:
+        if order.customer_id.present and order.po_number.present:
+            self.seen.add((order.customer_id.value, normalise_po(order.po_number.value)))
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """The outcome for one message: what was extracted and each order's next state."""
+
+    message: Message | None
+    extraction: Extraction
+    states: tuple[OrderState, ...]
+
+
+def parse(raw: RawMessage) -> Message:
+    """Bytes to a ``Message``; a bare PDF becomes a message with one attachment."""
+    if not raw.data.strip():
+        raise UnreadableInput(raw.name, "the file is empty")
+    if raw.data.startswith(b"%PDF"):
+        identity = identify(raw.data)
+        return Message(
+            message_id=identity.message_id,
+            sha256=identity.sha256,
+            subject=raw.name,
+            documents=(Document(raw.name, "application/pdf", raw.data, declared_type="application/pdf"),),
+        )
+    return parse_message(raw)
+
+
+def urgency_priority(order: Order) -> int:
+    return 2 if order.urgent.value else 0
+
+
+class MessageProcessor:
+    """Runs the message stages in order with master data and the run's reference date."""
+
+    def __init__(
+        self,
+        master: MasterData,
+        *,
+        today: date,
+        duplicates: DuplicateIndex | None = None,
+        open_order_value: Callable[[str], Decimal] = lambda customer_id: Decimal(0),
+        rule_settings: RuleSettings = RuleSettings(),
+        rules: tuple[Rule, ...] = RULES,
+    ) -> None:
+        self.master = master
+        self.today = today
+        self.duplicates = duplicates or DuplicateIndex()
+        self.open_order_value = open_order_value
+        self.rule_settings = rule_settings
+        self.rules = rules
+        self.catalogue = Catalogue.build(master)
+
+    # -- stages ----------------------------------------------------------------
+
+    def context_for(self, message: Message) -> ExtractionContext:
+        reference = message.sent_at.date() if message.sent_at else self.today
+        match = match_customer(self.master, message, None, ())
+        country = customer_country(self.master, match.customer) if match.customer else None
+        return ExtractionContext(
+            reference_date=reference,
+            day_first=None if country is None else country not in _DAY_LAST_COUNTRIES,
+            decimal_comma=None if country is None else country not in _DECIMAL_POINT_COUNTRIES,
+            country=country,
+        )
+
+    def extract(self, message: Message) -> Extraction:
+        return extract_message(message, self.context_for(message))
+
+    def resolve(self, message: Message, extraction: Extraction) -> tuple[tuple[Order, CustomerMatch], ...]:
+        texts = (message.body, *(o.customer_name.value or "" for o in extraction.orders))
+        return tuple(resolve_order(order, message, self.master, self.catalogue, texts) for order in extraction.orders)
+
+    def validate(self, kind: MessageKind, resolved: tuple[tuple[Order, CustomerMatch], ...]) -> tuple[Order, ...]:
+        orders = []
+        for order, match in resolved:
+            if kind is MessageKind.ORDER and not any(r.code is ReasonCode.UNREADABLE_DOCUMENT for r in order.reasons):
+                ctx = RuleContext(
+                    master=self.master,
+                    today=self.today,
+                    customer=match,
+                    settings=self.rule_settings,
+                    is_duplicate=self.duplicates.is_duplicate,
+                    open_order_value=self.open_order_value,
+                )
+                order = validate(order, ctx, self.rules)
+                self.duplicates.remember(order)
+            orders.append(order)
+        return tuple(orders)
+
+    @staticmethod
+    def decide(orders: tuple[Order, ...]) -> tuple[OrderState, ...]:
+        return tuple(OrderState.NEEDS_REVIEW if o.review else OrderState.READY for o in orders)
+
+    # -- the whole message ---------------------------------------------------
+
+    def process(self, raw: RawMessage) -> Decided:
+        message = parse(raw)
+        return self.process_message(message)
+
+    def process_message(self, message: Message) -> Decided:
+        extraction = self.extract(message)
+        resolved = self.resolve(message, extraction)
+        orders = self.validate(extraction.kind, resolved)
+        extraction = replace(extraction, orders=orders)
+        return Decided(message, extraction, self.decide(orders))
+
+
+def failed_extraction(raw: RawMessage, problem: str) -> Extraction:
+    """What ``extract`` reports for a message that cannot be parsed at all."""
+    identity = identify(raw.data) if raw.data else None
+    message_id = identity.message_id if identity else f"<{hashlib.sha256(b'').hexdigest()}@orderbot.invalid>"
+    order = Order(source=raw.name, reasons=(Reason(ReasonCode.UNREADABLE_DOCUMENT, problem),))
+    return Extraction(message_id=message_id, kind=MessageKind.OTHER, orders=(order,))

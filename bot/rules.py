@@ -1,0 +1,211 @@
+"""The validate stage: small, named rules, each returning reasons with evidence.
+
+A rule reads one resolved ``Order`` and the ``RuleContext`` (master data, the
+reference date, the customer match, what came before in this run) and returns
+the ``Reason`` objects a person must look at. Rules never change the order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from bot.model import Order, OrderLine, Reason, ReasonCode
+from bot.resolve import CustomerMatch
+from connectors.masterdata import MasterData, Product
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    price_tolerance: Decimal = Decimal("0.02")  # relative deviation from the list price
+    low_confidence: float = 0.5  # a key field below this goes to review
+    max_days_ahead: int = 366  # a requested date further out is implausible
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    master: MasterData
+    today: date
+    customer: CustomerMatch
+    settings: RuleSettings = RuleSettings()
+    # (customer_id, normalised PO) already seen in this run or held in the store
+    is_duplicate: Callable[[str, str], bool] = lambda customer_id, po: False
+    open_order_value: Callable[[str], Decimal] = lambda customer_id: Decimal(0)
+
+
+Rule = Callable[[Order, RuleContext], Iterable[Reason]]
+
+
+def _missing(field: str) -> Reason:
+    return Reason(ReasonCode.MISSING_FIELD, f"{field} is not stated", field=field)
+
+
+def completeness(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    if not order.po_number.present:
+        yield _missing("po_number")
+    if not order.ship_to.present or order.ship_to.value.is_empty():
+        yield _missing("ship_to")
+    if not order.lines:
+        yield _missing("lines")
+    for i, line in enumerate(order.lines, 1):
+        if not line.quantity.present and line.quantity_text is None:
+            yield Reason(ReasonCode.MISSING_FIELD, f"line {i} has no quantity", field=f"lines[{i}].quantity")
+
+
+def customer_and_sender(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    match = ctx.customer
+    if match.customer is None:
+        yield Reason(ReasonCode.UNKNOWN_CUSTOMER, "the sender's domain and the document name no known customer", field="customer_id")
+    elif not match.by_domain:
+        yield Reason(
+            ReasonCode.UNVERIFIED_SENDER,
+            f"the document names {match.customer.name}, but the sender's domain is not one of theirs",
+            field="customer_id",
+            expected=", ".join(match.customer.email_domains),
+        )
+
+
+def quantities(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    for i, line in enumerate(order.lines, 1):
+        if line.quantity_text is not None and not line.quantity.present:
+            yield Reason(ReasonCode.AMBIGUOUS_QUANTITY, f"line {i}: quantity {line.quantity_text!r} is not a number", field=f"lines[{i}].quantity", found=line.quantity_text)
+        elif line.quantity.present and line.quantity.value <= 0:
+            yield Reason(ReasonCode.AMBIGUOUS_QUANTITY, f"line {i}: quantity must be positive", field=f"lines[{i}].quantity", found=str(line.quantity.value))
+
+
+def skus(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    for i, line in enumerate(order.lines, 1):
+        if not line.sku.present:
+            written = line.customer_sku.value or (line.codes[0] if line.codes else None) or line.description.value
+            yield Reason(ReasonCode.UNKNOWN_SKU, f"line {i}: no product matches {written!r}", field=f"lines[{i}].sku", found=written)
+
+
+def base_units(line: OrderLine, product: Product) -> Decimal | None:
+    """The line's quantity in the product's base unit, or None when units do not convert."""
+    if not line.quantity.present:
+        return None
+    uom = line.uom.value or product.uom
+    if uom == product.uom:
+        return line.quantity.value
+    if uom in ("BX", "CS", "PK") and product.pack_size:
+        return line.quantity.value * product.pack_size
+    return None
+
+
+def list_price_per_line_unit(line: OrderLine, product: Product) -> Decimal | None:
+    uom = line.uom.value or product.uom
+    if uom == product.uom:
+        return product.unit_price
+    if uom in ("BX", "CS", "PK") and product.pack_size:
+        return product.unit_price * product.pack_size
+    return None
+
+
+def prices(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    for i, line in enumerate(order.lines, 1):
+        if not (line.unit_price.present and line.sku.present):
+            continue
+        product = ctx.master.product(line.sku.value)
+        if product is None:
+            continue
+        currency = order.currency.value or (ctx.customer.customer.currency if ctx.customer.customer else None)
+        if currency != product.currency:
+            continue  # no conversion rates yet: prices in another currency are not compared
+        expected = list_price_per_line_unit(line, product)
+        if expected is None or expected == 0:
+            continue
+        deviation = abs(line.unit_price.value - expected) / expected
+        if deviation > ctx.settings.price_tolerance:
+            yield Reason(
+                ReasonCode.PRICE_MISMATCH,
+                f"line {i}: {line.unit_price.value} per {line.uom.value or product.uom} differs from list {expected.normalize()} by {deviation:.0%}",
+                field=f"lines[{i}].unit_price",
+                expected=format(expected.normalize(), "f"),
+                found=format(line.unit_price.value, "f"),
+            )
+
+
+def stock(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    for i, line in enumerate(order.lines, 1):
+        product = ctx.master.product(line.sku.value) if line.sku.present else None
+        if product is None:
+            continue
+        needed = base_units(line, product)
+        if needed is not None and needed > product.stock:
+            yield Reason(ReasonCode.OUT_OF_STOCK, f"line {i}: {needed} {product.uom} ordered, {product.stock} on hand", field=f"lines[{i}].quantity", expected=f"<= {product.stock}", found=str(needed))
+
+
+def order_value(order: Order, master: MasterData) -> Decimal:
+    total = Decimal(0)
+    for line in order.lines:
+        product = master.product(line.sku.value) if line.sku.present else None
+        if line.quantity.present and line.unit_price.present:
+            total += line.quantity.value * line.unit_price.value
+        elif product is not None and (units := base_units(line, product)) is not None:
+            total += units * product.unit_price
+    return total
+
+
+def credit(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    customer = ctx.customer.customer
+    if customer is None:
+        return
+    if customer.on_hold:
+        yield Reason(ReasonCode.CREDIT_HOLD, f"{customer.name} is on credit hold", field="customer_id")
+        return
+    if customer.credit_limit is not None:
+        exposure = ctx.open_order_value(customer.customer_id) + order_value(order, ctx.master)
+        if exposure > customer.credit_limit:
+            yield Reason(ReasonCode.CREDIT_LIMIT, f"open orders plus this one come to {exposure:.2f}, over the limit {customer.credit_limit}", field="customer_id", expected=f"<= {customer.credit_limit}", found=f"{exposure:.2f}")
+
+
+def dates(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    requested = order.delivery_date.value
+    if requested is None:
+        return
+    if requested < ctx.today:
+        yield Reason(ReasonCode.PAST_DELIVERY_DATE, f"requested delivery {requested} is before {ctx.today}", field="delivery_date", expected=f">= {ctx.today}", found=requested.isoformat())
+    elif requested > ctx.today + timedelta(days=ctx.settings.max_days_ahead):
+        yield Reason(ReasonCode.LOW_CONFIDENCE, f"requested delivery {requested} is implausibly far ahead", field="delivery_date", found=requested.isoformat())
+
+
+def duplicates(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    if order.customer_id.present and order.po_number.present and ctx.is_duplicate(order.customer_id.value, order.po_number.value):
+        yield Reason(ReasonCode.DUPLICATE_PO, f"PO {order.po_number.value} of {order.customer_id.value} was received before", field="po_number", found=order.po_number.value)
+
+
+def confidence(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    threshold = ctx.settings.low_confidence
+    named = {"po_number": order.po_number, "delivery_date": order.delivery_date, "ship_to": order.ship_to}
+    for name, field in named.items():
+        if field.present and field.confidence < threshold:
+            yield Reason(ReasonCode.LOW_CONFIDENCE, f"{name} was read with confidence {field.confidence:.2f}", field=name)
+    for i, line in enumerate(order.lines, 1):
+        for name in ("quantity", "sku"):
+            field = getattr(line, name)
+            if field.present and field.confidence < threshold:
+                yield Reason(ReasonCode.LOW_CONFIDENCE, f"line {i} {name} was read with confidence {field.confidence:.2f}", field=f"lines[{i}].{name}")
+
+
+RULES: tuple[Rule, ...] = (
+    completeness,
+    customer_and_sender,
+    quantities,
+    skus,
+    prices,
+    stock,
+    credit,
+    dates,
+    duplicates,
+    confidence,
+)
+
+
+def validate(order: Order, ctx: RuleContext, rules: tuple[Rule, ...] = RULES) -> Order:
+    """The order with every reason the rules found added (reasons from extraction are kept)."""
+    for rule in rules:
+        for reason in rule(order, ctx):
+            order = order.with_reason(reason)
+    return order

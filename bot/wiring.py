@@ -1,0 +1,37 @@
+"""Build the pipeline and its connectors from validated settings."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.config import FolderSourceSettings, Settings
+from bot.pipeline import Pipeline
+from bot.ports import MailSource
+from bot.store import Store
+from connectors.folder import FolderSource
+from connectors.masterdata import CsvMasterData
+from connectors.outbox import OutboxMailer
+
+
+def build_sources(settings: Settings) -> list[MailSource]:
+    sources: list[MailSource] = []
+    for source in settings.sources:
+        if isinstance(source, FolderSourceSettings):
+            sources.append(FolderSource(source.name, source.path, source.patterns))
+    return sources
+
+
+def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
+    master = CsvMasterData.load(settings.master_data.path)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.open(settings.store_url)
+    return Pipeline(
+        store=store,
+        master=master,
+        sources=build_sources(settings),
+        today=today,
+        portal=None,
+        mailer=OutboxMailer(settings.outbox_path),
+        ack_sender=settings.outbox.sender,
+        max_message_bytes=settings.max_message_bytes,
+    )

@@ -1,0 +1,83 @@
+"""From a parsed ``Message`` to an ``Extraction``: which extractor reads what.
+
+Order documents (PDF, CSV, XLSX) each give their own orders; the email body is
+read as an order only when no document holds one. The message's kind comes
+from ``classify``. Change and cancellation requests carry one order entry
+naming the PO they refer to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from bot.model import (
+    Document,
+    Extraction,
+    Field,
+    Message,
+    MessageKind,
+    Order,
+    Provenance,
+    Reason,
+    ReasonCode,
+)
+from extractors.classify import classify
+from extractors.context import ExtractionContext
+from extractors.pdf import orders_from_pdf
+from extractors.spreadsheet import orders_from_sheet
+from extractors.text import orders_from_text
+
+PDF = "application/pdf"
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+DocumentExtractor = Callable[..., tuple[Order, ...]]
+
+EXTRACTORS: dict[str, DocumentExtractor] = {
+    PDF: orders_from_pdf,
+    CSV: orders_from_sheet,
+    XLSX: orders_from_sheet,
+}
+
+
+def _document_orders(document: Document, context: ExtractionContext) -> tuple[Order, ...]:
+    extractor = EXTRACTORS.get(document.content_type)
+    if extractor is None:
+        return ()
+    return extractor(document, context=context)
+
+
+def _request_order(kind: MessageKind, message: Message, po_number: str | None) -> Order:
+    code = ReasonCode.CHANGE_REQUEST if kind is MessageKind.CHANGE else ReasonCode.CANCELLATION_REQUEST
+    return Order(
+        source="body",
+        po_number=Field(po_number, 0.8, Provenance("subject")) if po_number else Field(None),
+        reasons=(Reason(code, f"the customer asks to {'change' if kind is MessageKind.CHANGE else 'cancel'} an order"),),
+    )
+
+
+def extract_message(message: Message, context: ExtractionContext) -> Extraction:
+    document_orders: list[Order] = []
+    for document in message.documents:
+        document_orders.extend(_document_orders(document, context))
+    body_orders: tuple[Order, ...] = ()
+    if not document_orders:
+        body_orders = orders_from_text(message.body, source="body", context=context, subject=message.subject)
+    verdict = classify(message, has_order_document=bool(document_orders), body_orders=len(body_orders))
+    if verdict.kind in (MessageKind.CHANGE, MessageKind.CANCELLATION):
+        orders: tuple[Order, ...] = (_request_order(verdict.kind, message, verdict.referenced_po),)
+    elif verdict.kind is MessageKind.ORDER:
+        orders = tuple(document_orders) or body_orders
+        if not orders:
+            orders = (
+                Order(
+                    source="body",
+                    reasons=(Reason(ReasonCode.LOW_CONFIDENCE, "the message reads as an order but no order could be extracted"),),
+                ),
+            )
+        # The subject often carries the PO a body order forgot to state.
+        orders = tuple(o if o.po_number.present or not verdict.referenced_po or len(orders) > 1 else replace(o, po_number=Field(verdict.referenced_po, 0.6, Provenance("subject"))) for o in orders)
+    else:
+        orders = ()
+    return Extraction(message_id=message.message_id, kind=verdict.kind, orders=orders, kind_confidence=verdict.confidence)

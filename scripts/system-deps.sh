@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install the Debian packages orderbot needs, only those that are missing, and
+# start the services its tests use. Usage: scripts/system-deps.sh [run|test]
+set -euo pipefail
+what=${1:-run}
+
+need=()
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ "$what" = test ]; then
+  command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian packages: ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ "$what" = test ]; then
+  # PostgreSQL for the store contract suite: start the cluster if it is down.
+  if command -v pg_lsclusters >/dev/null; then
+    pg_lsclusters --no-header | while read -r ver name port status _; do
+      if [ "$status" != online ]; then
+        echo "starting PostgreSQL $ver/$name"
+        pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start || true
+      fi
+    done
+  fi
+fi
