@@ -1,0 +1,38 @@
+"""The persistent store of orderbot: the message ledger, orders, events, leases.
+
+    from bot.store import Store
+
+    with Store.open("sqlite:///data/orderbot.db") as store:
+        entry = store.record_message(message_id=..., sha256=..., dedup_key=..., raw=...,
+                                     origin=..., name=...)
+        stored = store.add_order(entry.id, order, OrderState.READY)
+        store.transition(stored.id, OrderState.KEYING, actor="bot",
+                         expected_from=OrderState.READY)
+
+SQLite (a file) and PostgreSQL are supported; ``Store.open`` migrates the
+database with the Alembic revisions in ``bot/migrations``. Modules:
+``store`` (the API), ``records`` (what it returns), ``schema`` (tables),
+``engine`` (connecting, migrating, error translation), ``codec`` (the lossless
+order JSON), ``rows`` (rows to records).
+"""
+
+from bot.store.records import (
+    Entity,
+    Event,
+    LedgerEntry,
+    MessageLocation,
+    StoredDocument,
+    StoredOrder,
+)
+from bot.store.store import Outcome, Store
+
+__all__ = [
+    "Entity",
+    "Event",
+    "LedgerEntry",
+    "MessageLocation",
+    "Outcome",
+    "Store",
+    "StoredDocument",
+    "StoredOrder",
+]

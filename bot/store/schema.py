@@ -1,0 +1,193 @@
+"""The store's tables as SQLAlchemy Core objects, used to build queries.
+
+The database itself is created by the Alembic migrations in ``bot/migrations``,
+never by ``metadata.create_all``; a contract test checks that these definitions
+and the migrated database agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+    text,
+)
+
+from bot.model import KEYED_STATES
+
+# The partial unique index that makes two keyed orders for one (customer, PO)
+# impossible; the store recognises its name in an IntegrityError.
+KEYED_ORDER_INDEX = "uq_orders_keyed_po"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the value is
+    stored as naive UTC and given its ``UTC`` back when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store only takes aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", Text, nullable=False),
+    Column("sha256", String(64), ForeignKey("blobs.sha256"), nullable=False),
+    Column("dedup_key", Text, nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("dedup_key"),
+    CheckConstraint("status IN ('received', 'processed', 'needs_review', 'failed')", name="status"),
+    Index(None, "status"),
+)
+
+message_locations = Table(
+    "message_locations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ledger_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("account", Text, nullable=False),
+    Column("folder", Text, nullable=False),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account", "folder", "uidvalidity", "uid"),
+    Index(None, "ledger_id"),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ledger_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("sha256", String(64), ForeignKey("blobs.sha256"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Index(None, "ledger_id"),
+)
+
+_ORDER_STATES = (
+    "'received', 'extracted', 'needs_review', 'ready', 'keying', 'keyed', "
+    "'acknowledged', 'rejected', 'failed'"
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ledger_id", Integer, ForeignKey("messages.id"), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("customer_id", Text),
+    Column("po_number", Text),
+    Column("state", String(16), nullable=False),
+    Column("urgent", Boolean, nullable=False),
+    Column("priority", Integer, nullable=False),
+    # The order in the extraction JSON of FORMATS.md section 2 (its key names).
+    Column("order_json", Text, nullable=False),
+    # Every field with its value, confidence and provenance (bot.store.codec).
+    Column("fields_json", Text),
+    Column("portal_order_number", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Bumped on every change: an UPDATE that names the version it read loses a race.
+    Column("version", Integer, nullable=False),
+    CheckConstraint(f"state IN ({_ORDER_STATES})", name="state"),
+    Index(None, "state"),
+    Index(None, "ledger_id"),
+)
+
+# find_orders looks a PO up case-insensitively and trimmed; so does the index below.
+_PO_KEY = func.lower(func.trim(orders.c.po_number))
+Index("ix_orders_customer_po", orders.c.customer_id, _PO_KEY)
+
+_KEYED = ", ".join(f"'{state}'" for state in sorted(KEYED_STATES))
+Index(
+    KEYED_ORDER_INDEX,
+    orders.c.customer_id,
+    _PO_KEY,
+    unique=True,
+    sqlite_where=text(f"state IN ({_KEYED})"),
+    postgresql_where=text(f"state IN ({_KEYED})"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("entity", String(16), nullable=False),
+    Column("entity_id", Integer, nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text),
+    CheckConstraint("entity IN ('message', 'order')", name="entity"),
+    Index(None, "entity", "entity_id"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

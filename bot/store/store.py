@@ -1,0 +1,671 @@
+"""The persistent store: message ledger, orders and their state machine, the
+event log, and leases.
+
+Every public method is one transaction. Rules that must hold even against a
+bug or a hand-written UPDATE live in the database (see the migration
+``0001_initial``): one keyed order per (customer, PO), append-only events.
+The code adds the state machine (``bot.model.ORDER_TRANSITIONS``) and
+optimistic locking: an order row carries a ``version`` and every change is an
+UPDATE conditional on the version it read, so of two concurrent changes from
+the same state exactly one wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
+
+from bot.errors import DuplicateOrder, InvalidTransition
+from bot.model import (
+    KEYED_STATES,
+    ORDER_TRANSITIONS,
+    MessageStatus,
+    Order,
+    OrderState,
+)
+from bot.store import rows
+from bot.store.engine import (
+    DEFAULT_BUSY_TIMEOUT_SECONDS,
+    SQLITE_BEGIN,
+    create_store_engine,
+    migrate,
+    parse_url,
+    safe_url,
+    translated_errors,
+)
+from bot.store.records import (
+    Entity,
+    Event,
+    LedgerEntry,
+    MessageLocation,
+    StoredDocument,
+    StoredOrder,
+)
+from bot.store.schema import (
+    KEYED_ORDER_INDEX,
+    blobs,
+    documents,
+    events,
+    leases,
+    message_locations,
+    messages,
+    orders,
+)
+
+Clock = Callable[[], datetime]
+
+# An order in one of these states is in the portal or closed: a correction of
+# its content (update_order) is refused.
+FROZEN_STATES = KEYED_STATES | {OrderState.REJECTED}
+
+# One order's outcome for save_outcome: the order, its state, why it is there.
+Outcome = tuple[Order, OrderState, str | None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _po_key(po_number: Any) -> Any:
+    """How a PO number is compared: trimmed, case-folded (the index uses the same)."""
+    return func.lower(func.trim(po_number))
+
+
+class Store:
+    """Open with ``Store.open(url)``; close with ``close()`` or a ``with`` block."""
+
+    def __init__(self, engine: Engine, url: URL, clock: Clock) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self._url = url
+        self._clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        clock: Clock = utc_now,
+        busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
+    ) -> Store:
+        """Connect and migrate the database to the newest schema.
+
+        ``clock`` gives every timestamp the store writes (and the time leases
+        expire against); ``busy_timeout_seconds`` is how long SQLite waits for
+        another writer. Raises ``ConfigError`` for a URL or database that
+        cannot work, ``StoreBusy`` for one that is locked or unreachable now.
+        """
+        parsed = parse_url(url)
+        engine = create_store_engine(parsed, busy_timeout_seconds=busy_timeout_seconds)
+        try:
+            with translated_errors(parsed, opening=True):
+                migrate(engine, parsed)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, parsed, clock)
+
+    @property
+    def url(self) -> str:
+        """The database URL, password masked."""
+        return safe_url(self._url)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    # --- transactions -------------------------------------------------------
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with translated_errors(self._url), self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with translated_errors(self._url), self._writer.begin() as conn:
+            yield conn
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the store's clock must return timezone-aware datetimes")
+        return now
+
+    # --- message ledger -----------------------------------------------------
+
+    def seen(self, dedup_key: str) -> LedgerEntry | None:
+        """The ledger entry for this key, or None if the message is new."""
+        with self._reading() as conn:
+            row = self._message_by_key(conn, dedup_key)
+        return rows.ledger_entry(row) if row is not None else None
+
+    def record_message(
+        self,
+        *,
+        message_id: str,
+        sha256: str,
+        dedup_key: str,
+        raw: bytes,
+        origin: str,
+        name: str,
+        status: MessageStatus = MessageStatus.RECEIVED,
+        reason: str | None = None,
+        location: MessageLocation | None = None,
+    ) -> LedgerEntry:
+        """Enter a message in the ledger with its raw bytes, once per ``dedup_key``.
+
+        For a key already there the existing entry is returned unchanged and
+        only ``location`` is added: the same message seen in another folder.
+        """
+        if hashlib.sha256(raw).hexdigest() != sha256:
+            raise ValueError(f"{name}: sha256 {sha256!r} is not the hash of the raw bytes")
+        now = self._now()
+        with self._writing() as conn:
+            row = self._message_by_key(conn, dedup_key)
+            if row is None:
+                self._put_blob(conn, sha256, raw)
+                new_id = conn.execute(
+                    _insert(conn, messages)
+                    .values(
+                        message_id=message_id,
+                        sha256=sha256,
+                        dedup_key=dedup_key,
+                        origin=origin,
+                        name=name,
+                        status=status,
+                        reason=reason,
+                        received_at=now,
+                        updated_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=[messages.c.dedup_key])
+                    .returning(messages.c.id)
+                ).scalar_one_or_none()
+                if new_id is not None:  # else another process entered it just now
+                    self._log(conn, now, Entity.MESSAGE, new_id, None, status, "bot", reason)
+                row = self._message_by_key(conn, dedup_key)
+                assert row is not None
+            if location is not None:
+                self._add_location(conn, now, row.id, location)
+        return rows.ledger_entry(row)
+
+    def add_location(
+        self, ledger_id: int, account: str, folder: str, uidvalidity: int, uid: int
+    ) -> None:
+        """Note another place the message was seen. A location already known
+        (to this or another entry) is left as it is."""
+        with self._writing() as conn:
+            self._require_message(conn, ledger_id)
+            location = MessageLocation(account, folder, uidvalidity, uid)
+            self._add_location(conn, self._now(), ledger_id, location)
+
+    def locations(self, ledger_id: int) -> list[MessageLocation]:
+        with self._reading() as conn:
+            result = conn.execute(
+                select(message_locations)
+                .where(message_locations.c.ledger_id == ledger_id)
+                .order_by(message_locations.c.id)
+            )
+            return [MessageLocation(r.account, r.folder, r.uidvalidity, r.uid) for r in result]
+
+    def find_by_location(
+        self, account: str, folder: str, uidvalidity: int, uid: int
+    ) -> LedgerEntry | None:
+        query = (
+            select(messages)
+            .join(message_locations, message_locations.c.ledger_id == messages.c.id)
+            .where(
+                message_locations.c.account == account,
+                message_locations.c.folder == folder,
+                message_locations.c.uidvalidity == uidvalidity,
+                message_locations.c.uid == uid,
+            )
+        )
+        with self._reading() as conn:
+            row = conn.execute(query).one_or_none()
+        return rows.ledger_entry(row) if row is not None else None
+
+    def set_message_status(
+        self,
+        ledger_id: int,
+        status: MessageStatus,
+        *,
+        reason: str | None = None,
+        actor: str = "bot",
+    ) -> LedgerEntry:
+        with self._writing() as conn:
+            self._set_message_status(conn, self._now(), ledger_id, status, reason, actor)
+            return rows.ledger_entry(self._require_message(conn, ledger_id))
+
+    def raw_bytes(self, sha256: str) -> bytes:
+        """The bytes of a message or document; KeyError if unknown."""
+        with self._reading() as conn:
+            data = conn.execute(
+                select(blobs.c.data).where(blobs.c.sha256 == sha256)
+            ).scalar_one_or_none()
+        if data is None:
+            raise KeyError(f"no blob {sha256}")
+        return bytes(data)
+
+    def add_document(self, ledger_id: int, name: str, content_type: str, data: bytes) -> int:
+        """Keep an attachment of a ledger entry; returns the document id."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        with self._writing() as conn:
+            self._require_message(conn, ledger_id)
+            self._put_blob(conn, sha256, data)
+            doc_id: int = conn.execute(
+                insert(documents)
+                .values(
+                    ledger_id=ledger_id,
+                    name=name,
+                    content_type=content_type,
+                    sha256=sha256,
+                    size=len(data),
+                )
+                .returning(documents.c.id)
+            ).scalar_one()
+        return doc_id
+
+    def documents(self, ledger_id: int) -> list[StoredDocument]:
+        with self._reading() as conn:
+            result = conn.execute(
+                select(documents).where(documents.c.ledger_id == ledger_id).order_by(documents.c.id)
+            )
+            return [rows.stored_document(r) for r in result]
+
+    def messages(
+        self, status: MessageStatus | None = None, limit: int | None = None
+    ) -> list[LedgerEntry]:
+        """Ledger entries, oldest first."""
+        query = select(messages).order_by(messages.c.id).limit(limit)
+        if status is not None:
+            query = query.where(messages.c.status == status)
+        with self._reading() as conn:
+            return [rows.ledger_entry(r) for r in conn.execute(query)]
+
+    def message_counts(self) -> dict[MessageStatus, int]:
+        """How many ledger entries are in each status (every status present)."""
+        counts = dict.fromkeys(MessageStatus, 0)
+        with self._reading() as conn:
+            for status, n in conn.execute(
+                select(messages.c.status, func.count()).group_by(messages.c.status)
+            ):
+                counts[MessageStatus(status)] = n
+        return counts
+
+    # --- orders -------------------------------------------------------------
+
+    def add_order(
+        self,
+        ledger_id: int,
+        order: Order,
+        state: OrderState,
+        *,
+        actor: str = "bot",
+        reason: str | None = None,
+        priority: int = 0,
+    ) -> StoredOrder:
+        """Store an order found in a ledger entry, in the state the pipeline got
+        it to. Raises ``DuplicateOrder`` if ``state`` is a keyed state and its
+        (customer, PO) is already keyed."""
+        with self._writing() as conn:
+            order_id = self._insert_order(
+                conn, self._now(), ledger_id, order, state, actor, reason, priority
+            )
+            return self._require_order(conn, order_id)
+
+    def save_outcome(
+        self,
+        ledger_id: int,
+        orders: Sequence[Outcome],
+        message_status: MessageStatus,
+        reason: str | None = None,
+        *,
+        actor: str = "bot",
+    ) -> list[StoredOrder]:
+        """Store every order of a message and the message's new status, all or
+        nothing: if one order cannot be stored, none is and the status stays."""
+        now = self._now()
+        with self._writing() as conn:
+            ids = [
+                self._insert_order(conn, now, ledger_id, order, state, actor, why, 0)
+                for order, state, why in orders
+            ]
+            self._set_message_status(conn, now, ledger_id, message_status, reason, actor)
+            return [self._require_order(conn, order_id) for order_id in ids]
+
+    def get_order(self, order_id: int) -> StoredOrder:
+        """The order; KeyError if there is none with this id."""
+        with self._reading() as conn:
+            return self._require_order(conn, order_id)
+
+    def transition(
+        self,
+        order_id: int,
+        to_state: OrderState,
+        *,
+        actor: str,
+        reason: str | None = None,
+        expected_from: OrderState | None = None,
+        portal_order_number: str | None = None,
+        order: Order | None = None,
+    ) -> StoredOrder:
+        """Move an order to ``to_state`` and log the event, in one transaction.
+
+        Raises ``InvalidTransition`` if ``ORDER_TRANSITIONS`` forbids the step,
+        if the order is not in ``expected_from``, or if another process changed
+        the order meanwhile (the loser of a race); ``DuplicateOrder`` if the
+        order would become the second keyed one of its (customer, PO).
+        ``order`` replaces the stored content, ``portal_order_number`` is kept.
+        """
+        now = self._now()
+        with self._writing() as conn:
+            current = self._require_order(conn, order_id)
+            if expected_from is not None and current.state != expected_from:
+                raise InvalidTransition(
+                    f"order {order_id} (expected in {expected_from!s})", current.state, to_state
+                )
+            if to_state not in ORDER_TRANSITIONS[current.state]:
+                raise InvalidTransition(f"order {order_id}", current.state, to_state)
+            values: dict[str, object] = {"state": to_state}
+            if portal_order_number is not None:
+                values["portal_order_number"] = portal_order_number
+            if order is not None:
+                values.update(rows.order_columns(order))
+            self._update_order(conn, now, current, values, to_state)
+            self._log(conn, now, Entity.ORDER, order_id, current.state, to_state, actor, reason)
+            return self._require_order(conn, order_id)
+
+    def update_order(
+        self, order_id: int, order: Order, *, actor: str, reason: str | None = None
+    ) -> StoredOrder:
+        """Replace an order's content (a handler's correction); the state stays
+        and the event goes from it to itself. Refused (``InvalidTransition``)
+        for an order that is keyed, being keyed or rejected."""
+        now = self._now()
+        with self._writing() as conn:
+            current = self._require_order(conn, order_id)
+            if current.state in FROZEN_STATES:
+                raise InvalidTransition(
+                    f"order {order_id} (cannot be edited)", current.state, current.state
+                )
+            self._update_order(conn, now, current, rows.order_columns(order), current.state)
+            self._log(
+                conn, now, Entity.ORDER, order_id, current.state, current.state, actor, reason
+            )
+            return self._require_order(conn, order_id)
+
+    def orders(
+        self, state: OrderState | None = None, limit: int | None = None
+    ) -> list[StoredOrder]:
+        """Orders in queue order: urgent first, then higher priority, then oldest."""
+        query = (
+            select(orders)
+            .order_by(
+                orders.c.urgent.desc(),
+                orders.c.priority.desc(),
+                orders.c.created_at,
+                orders.c.id,
+            )
+            .limit(limit)
+        )
+        if state is not None:
+            query = query.where(orders.c.state == state)
+        with self._reading() as conn:
+            return [rows.stored_order(r) for r in conn.execute(query)]
+
+    def find_orders(
+        self,
+        customer_id: str,
+        po_number: str,
+        *,
+        exclude_states: Sequence[OrderState] = (OrderState.REJECTED, OrderState.FAILED),
+    ) -> list[StoredOrder]:
+        """The customer's orders with this PO number (trimmed, any case), oldest first."""
+        query = (
+            select(orders)
+            .where(
+                orders.c.customer_id == customer_id,
+                _po_key(orders.c.po_number) == _po_key(po_number),
+            )
+            .order_by(orders.c.id)
+        )
+        if exclude_states:
+            query = query.where(orders.c.state.not_in(list(exclude_states)))
+        with self._reading() as conn:
+            return [rows.stored_order(r) for r in conn.execute(query)]
+
+    def order_counts(self) -> dict[OrderState, int]:
+        """How many orders are in each state (every state present)."""
+        counts = dict.fromkeys(OrderState, 0)
+        with self._reading() as conn:
+            for state, n in conn.execute(
+                select(orders.c.state, func.count()).group_by(orders.c.state)
+            ):
+                counts[OrderState(state)] = n
+        return counts
+
+    # --- events -------------------------------------------------------------
+
+    def events(self, entity: Entity | None = None, entity_id: int | None = None) -> list[Event]:
+        """The event log, oldest first, optionally of one entity."""
+        query = select(events).order_by(events.c.id)
+        if entity is not None:
+            query = query.where(events.c.entity == Entity(entity))
+        if entity_id is not None:
+            query = query.where(events.c.entity_id == entity_id)
+        with self._reading() as conn:
+            return [rows.event(r) for r in conn.execute(query)]
+
+    # --- leases -------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        """Take or renew the lease ``name`` for ``ttl_seconds``. True if
+        ``holder`` has it now: it was free, expired, or already ``holder``'s."""
+        if ttl_seconds <= 0:
+            raise ValueError(f"ttl_seconds must be positive, got {ttl_seconds}")
+        now = self._now()
+        with self._writing() as conn:
+            stmt = _insert(conn, leases).values(
+                name=name, holder=holder, expires_at=now + timedelta(seconds=ttl_seconds)
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[leases.c.name],
+                set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
+                where=or_(leases.c.holder == holder, leases.c.expires_at <= now),
+            )
+            # A row comes back if it was inserted or updated, none if the WHERE said no.
+            return conn.execute(stmt.returning(leases.c.name)).first() is not None
+
+    def release_lease(self, name: str, holder: str) -> bool:
+        """Give the lease up; False if ``holder`` did not hold it."""
+        with self._writing() as conn:
+            result = conn.execute(
+                delete(leases).where(leases.c.name == name, leases.c.holder == holder)
+            )
+            return result.rowcount == 1
+
+    # --- inside a transaction -----------------------------------------------
+
+    def _log(
+        self,
+        conn: Connection,
+        now: datetime,
+        entity: Entity,
+        entity_id: int,
+        from_state: str | None,
+        to_state: str,
+        actor: str,
+        reason: str | None,
+    ) -> None:
+        conn.execute(
+            insert(events).values(
+                at=now,
+                entity=entity,
+                entity_id=entity_id,
+                from_state=from_state,
+                to_state=to_state,
+                actor=actor,
+                reason=reason,
+            )
+        )
+
+    def _put_blob(self, conn: Connection, sha256: str, data: bytes) -> None:
+        conn.execute(
+            _insert(conn, blobs)
+            .values(sha256=sha256, size=len(data), data=data)
+            .on_conflict_do_nothing(index_elements=[blobs.c.sha256])
+        )
+
+    def _message_by_key(self, conn: Connection, dedup_key: str) -> Row[Any] | None:
+        return conn.execute(select(messages).where(messages.c.dedup_key == dedup_key)).one_or_none()
+
+    def _require_message(self, conn: Connection, ledger_id: int) -> Row[Any]:
+        row = conn.execute(select(messages).where(messages.c.id == ledger_id)).one_or_none()
+        if row is None:
+            raise KeyError(f"no ledger entry {ledger_id}")
+        return row
+
+    def _add_location(
+        self, conn: Connection, now: datetime, ledger_id: int, location: MessageLocation
+    ) -> None:
+        conn.execute(
+            _insert(conn, message_locations)
+            .values(
+                ledger_id=ledger_id,
+                account=location.account,
+                folder=location.folder,
+                uidvalidity=location.uidvalidity,
+                uid=location.uid,
+                seen_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[
+                    message_locations.c.account,
+                    message_locations.c.folder,
+                    message_locations.c.uidvalidity,
+                    message_locations.c.uid,
+                ]
+            )
+        )
+
+    def _set_message_status(
+        self,
+        conn: Connection,
+        now: datetime,
+        ledger_id: int,
+        status: MessageStatus,
+        reason: str | None,
+        actor: str,
+    ) -> None:
+        current = self._require_message(conn, ledger_id)
+        conn.execute(
+            update(messages)
+            .where(messages.c.id == ledger_id)
+            .values(status=status, reason=reason, updated_at=now)
+        )
+        self._log(conn, now, Entity.MESSAGE, ledger_id, current.status, status, actor, reason)
+
+    def _require_order(self, conn: Connection, order_id: int) -> StoredOrder:
+        row = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
+        if row is None:
+            raise KeyError(f"no order {order_id}")
+        return rows.stored_order(row)
+
+    def _insert_order(
+        self,
+        conn: Connection,
+        now: datetime,
+        ledger_id: int,
+        order: Order,
+        state: OrderState,
+        actor: str,
+        reason: str | None,
+        priority: int,
+    ) -> int:
+        self._require_message(conn, ledger_id)
+        statement = (
+            insert(orders)
+            .values(
+                ledger_id=ledger_id,
+                state=OrderState(state),
+                priority=priority,
+                portal_order_number=None,
+                created_at=now,
+                updated_at=now,
+                version=1,
+                **rows.order_columns(order),
+            )
+            .returning(orders.c.id)
+        )
+        with _keyed_conflicts_as_duplicates(order.customer_id.value, order.po_number.value):
+            order_id: int = conn.execute(statement).scalar_one()
+        self._log(conn, now, Entity.ORDER, order_id, None, state, actor, reason)
+        return order_id
+
+    def _update_order(
+        self,
+        conn: Connection,
+        now: datetime,
+        current: StoredOrder,
+        values: dict[str, object],
+        to_state: OrderState,
+    ) -> None:
+        """UPDATE the row if it is still at the version ``current`` was read at."""
+        statement = (
+            update(orders)
+            .where(orders.c.id == current.id, orders.c.version == current.version)
+            .values(version=current.version + 1, updated_at=now, **values)
+        )
+        customer_id = values.get("customer_id", current.customer_id)
+        po_number = values.get("po_number", current.po_number)
+        with _keyed_conflicts_as_duplicates(customer_id, po_number):
+            result = conn.execute(statement)
+        if result.rowcount != 1:
+            fresh = self._require_order(conn, current.id)
+            raise InvalidTransition(
+                f"order {current.id} (changed by someone else meanwhile)", fresh.state, to_state
+            )
+
+
+@contextmanager
+def _keyed_conflicts_as_duplicates(customer_id: object, po_number: object) -> Iterator[None]:
+    """Turn a violation of the keyed-order index into ``DuplicateOrder``."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if KEYED_ORDER_INDEX in str(exc.orig):
+            raise DuplicateOrder(
+                str(customer_id) if customer_id is not None else None,
+                str(po_number) if po_number is not None else None,
+            ) from exc
+        raise
+
+
+def _insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """INSERT with ON CONFLICT support, in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
