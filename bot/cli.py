@@ -199,6 +199,43 @@ def status(config: ConfigOption = None) -> None:
     typer.echo("orders:   " + " ".join(f"{k}={v}" for k, v in sorted(orders.items())))
 
 
+@app.command()
+def orders(
+    config: ConfigOption = None,
+    state: Annotated[Optional[str], typer.Option("--state", help="Only orders in this state.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 50,
+) -> None:
+    """List orders in the store: urgent first, then oldest."""
+    from rich.table import Table
+
+    from bot.model import OrderState
+    from bot.store import Store
+
+    settings = _settings(config)
+    try:
+        wanted = OrderState(state) if state else None
+    except ValueError:
+        raise _fail(f"--state: {state!r} is not one of {', '.join(s.value for s in OrderState)}") from None
+    try:
+        store = Store.open(settings.store_url)
+    except OrderbotError as exc:
+        raise _fail(exc) from exc
+    table = Table("id", "state", "customer", "PO", "lines", "delivery", "reasons")
+    with store:
+        for stored in store.orders(state=wanted, limit=limit):
+            order = stored.order
+            table.add_row(
+                str(stored.id),
+                str(stored.state),
+                order.customer_id.value or "-",
+                order.po_number.value or "-",
+                str(len(order.lines)),
+                str(order.delivery_date.value or "-"),
+                ", ".join(order.reason_codes) or "",
+            )
+    Console().print(table)
+
+
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Validate the settings and print the effective configuration, secrets masked."""

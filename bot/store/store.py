@@ -259,6 +259,11 @@ class Store:
             self._set_message_status(conn, self._now(), ledger_id, status, reason, actor)
             return rows.ledger_entry(self._require_message(conn, ledger_id))
 
+    def message(self, ledger_id: int) -> LedgerEntry:
+        """The ledger entry; KeyError if there is none with this id."""
+        with self._reading() as conn:
+            return rows.ledger_entry(self._require_message(conn, ledger_id))
+
     def raw_bytes(self, sha256: str) -> bytes:
         """The bytes of a message or document; KeyError if unknown."""
         with self._reading() as conn:
@@ -344,14 +349,19 @@ class Store:
         reason: str | None = None,
         *,
         actor: str = "bot",
+        priorities: Sequence[int] | None = None,
     ) -> list[StoredOrder]:
         """Store every order of a message and the message's new status, all or
-        nothing: if one order cannot be stored, none is and the status stays."""
+        nothing: if one order cannot be stored, none is and the status stays.
+        ``priorities`` (one per order, higher first) orders the work queues."""
         now = self._now()
+        if priorities is not None and len(priorities) != len(orders):
+            raise ValueError("one priority per order")
+        ranks = priorities if priorities is not None else [0] * len(orders)
         with self._writing() as conn:
             ids = [
-                self._insert_order(conn, now, ledger_id, order, state, actor, why, 0)
-                for order, state, why in orders
+                self._insert_order(conn, now, ledger_id, order, state, actor, why, rank)
+                for (order, state, why), rank in zip(orders, ranks)
             ]
             self._set_message_status(conn, now, ledger_id, message_status, reason, actor)
             return [self._require_order(conn, order_id) for order_id in ids]

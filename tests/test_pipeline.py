@@ -1,0 +1,249 @@
+"""The pipeline end to end on the embedded default: a folder source, a SQLite store,
+real master data and the real extractors. Only the portal is a test double
+here (its real connector and the demo portal come with issue 6)."""
+
+from __future__ import annotations
+
+import email.utils
+import shutil
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from bot.errors import PortalUnavailable
+from bot.model import MessageStatus, Order, OrderState
+from bot.pipeline import Pipeline
+from bot.ports import PortalOrder, Receipt
+from bot.store import Store
+from connectors.folder import FolderSource
+from connectors.outbox import OutboxMailer
+
+TODAY = date(2026, 11, 26)
+
+
+def body_order(po: str, *, sender: str = "jana.becker@nordwind.de", qty: int = 4) -> bytes:
+    """A plain-text order from a known customer, to a known site, for in-stock items at list price."""
+    message = EmailMessage()
+    message["From"] = f"Jana Becker <{sender}>"
+    message["To"] = "orders@kestrel-supply.example"
+    message["Subject"] = f"Order {po}"
+    message["Date"] = email.utils.format_datetime(email.utils.parsedate_to_datetime("Mon, 16 Nov 2026 09:00:00 +0100"))
+    message["Message-ID"] = email.utils.make_msgid(domain="nordwind.de")
+    message.set_content(
+        "Hello,\n\nplease deliver the following:\n\n"
+        f"{qty} pcs AX-1523 Hand dispenser for stretch film\n\n"
+        "Delivery address: Nordwind Logistik GmbH, Hafenstrasse 12, 20457 Hamburg, Germany\n"
+        f"Our order number: {po}\nRequested delivery: 14.12.2026\n\nRegards\nJana Becker\n"
+    )
+    return message.as_bytes()
+
+
+class RecordingPortal:
+    """A portal double that records calls; ``fail_next`` raises a transient error once."""
+
+    def __init__(self) -> None:
+        self.saved: dict[tuple[str, str], str] = {}
+        self.submits = 0
+        self.fail_next = False
+
+    def find(self, customer_id: str, po_number: str) -> PortalOrder | None:
+        number = self.saved.get((customer_id, po_number))
+        return PortalOrder(number, customer_id, po_number) if number else None
+
+    def submit(self, order: Order) -> Receipt:
+        if self.fail_next:
+            self.fail_next = False
+            raise PortalUnavailable("portal timed out")
+        self.submits += 1
+        number = f"SO-{len(self.saved) + 1:06d}"
+        self.saved[(order.customer_id.value, order.po_number.value)] = number
+        return Receipt(number)
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    path = tmp_path / "inbox"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store.open(f"sqlite:///{tmp_path / 'store.db'}") as opened:
+        yield opened
+
+
+def make_pipeline(store: Store, master, *folders: Path, portal=None, mailer=None, **kwargs) -> Pipeline:
+    sources = [FolderSource(f"src{i}", folder) for i, folder in enumerate(folders)]
+    return Pipeline(store=store, master=master, sources=sources, today=TODAY, portal=portal, mailer=mailer, **kwargs)
+
+
+def test_malformed_input_is_kept_as_failed_and_the_run_goes_on(store, master, inbox):
+    """Given an empty file, bytes that are no email, a PDF that is no PDF and a good order,
+    when one run takes them, then the three bad ones are failed with a reason naming the
+    file, their bytes are kept, and the good order is processed."""
+    (inbox / "a-empty.eml").write_bytes(b"")
+    (inbox / "b-garbage.eml").write_bytes(b"\x00\x01\x02\xff binary junk \x00" * 20)
+    (inbox / "c-fake.pdf").write_bytes(b"%PDF-1.7\nthis is not a real pdf at all\n")
+    (inbox / "d-good.eml").write_bytes(body_order("4500001"))
+
+    summary = make_pipeline(store, master, inbox).run_once()
+
+    assert summary.received == 4
+    entries = {e.name: e for e in store.messages()}
+    assert entries["a-empty.eml"].status == MessageStatus.FAILED
+    assert "a-empty.eml" in entries["a-empty.eml"].reason and "empty" in entries["a-empty.eml"].reason
+    assert entries["b-garbage.eml"].status == MessageStatus.FAILED
+    assert "b-garbage.eml" in entries["b-garbage.eml"].reason
+    # A broken PDF is an unreadable document: a person looks at it.
+    assert entries["c-fake.pdf"].status == MessageStatus.NEEDS_REVIEW
+    fake_pdf_orders = [o for o in store.orders() if o.ledger_id == entries["c-fake.pdf"].id]
+    assert [o.order.reason_codes for o in fake_pdf_orders] == [("unreadable_document",)]
+    assert entries["d-good.eml"].status in (MessageStatus.PROCESSED, MessageStatus.NEEDS_REVIEW)
+    assert store.raw_bytes(entries["b-garbage.eml"].sha256) == (inbox / "b-garbage.eml").read_bytes()
+    assert summary.failed == 2
+
+
+def test_nothing_is_processed_twice(store, master, inbox, tmp_path):
+    """Given a processed folder, when the run repeats and the same message also turns up
+    in a second folder with its own trace headers, then no new message or order appears."""
+    (inbox / "one.eml").write_bytes(body_order("4500002"))
+    (inbox / "two.eml").write_bytes(body_order("4500003"))
+    pipeline = make_pipeline(store, master, inbox)
+    first = pipeline.run_once()
+    assert first.received == 2 and first.orders == 2
+
+    other = tmp_path / "other-mailbox"
+    other.mkdir()
+    (other / "copy.eml").write_bytes(b"Received: from mx2 by other; Mon, 16 Nov 2026 09:01:00 +0100\r\n" + (inbox / "one.eml").read_bytes())
+    second = make_pipeline(store, master, inbox, other).run_once()
+
+    assert second.received == 0 and second.duplicates == 3
+    assert len(store.messages()) == 2
+    assert len(store.orders()) == 2
+    (entry,) = [e for e in store.messages() if e.name == "one.eml"]
+    assert len(store.locations(entry.id)) == 2, "the ledger remembers both places it was seen"
+
+
+def test_message_left_received_by_a_crash_is_processed_on_the_next_run(store, master, inbox):
+    """Given a message the ledger recorded but whose outcome was never committed (a crash),
+    when the next run sees it, then it is processed once, not skipped and not doubled."""
+    from bot.identity import identify
+
+    data = body_order("4500004")
+    (inbox / "crash.eml").write_bytes(data)
+    identity = identify(data)
+    store.record_message(message_id=identity.message_id, sha256=identity.sha256, dedup_key=identity.dedup_key, raw=data, origin="folder:x", name="crash.eml")
+
+    summary = make_pipeline(store, master, inbox).run_once()
+
+    assert summary.received == 1 and summary.orders == 1
+    assert len(store.messages()) == 1
+    assert store.messages()[0].status != MessageStatus.RECEIVED
+
+
+def test_oversized_message_goes_to_review_unparsed(store, master, inbox):
+    (inbox / "big.eml").write_bytes(body_order("4500005") + b"x" * 5000)
+    summary = make_pipeline(store, master, inbox, max_message_bytes=1000).run_once()
+    (entry,) = store.messages()
+    assert entry.status == MessageStatus.NEEDS_REVIEW
+    assert "over the limit of 1000" in entry.reason
+    assert summary.needs_review == 1 and summary.orders == 0
+
+
+def test_duplicate_po_within_a_run_goes_to_review(store, master, inbox):
+    (inbox / "1.eml").write_bytes(body_order("4500006"))
+    (inbox / "2.eml").write_bytes(body_order("4500006", qty=5))
+    make_pipeline(store, master, inbox).run_once()
+    second = [o for o in store.orders() if o.order.po_number.value == "4500006"]
+    assert len(second) == 2
+    assert sum("duplicate_po" in o.order.reason_codes for o in second) == 1
+
+
+def _ready_order(store: Store, po: str) -> int:
+    from bot.identity import identify
+
+    data = body_order(po)
+    identity = identify(data)
+    entry = store.record_message(message_id=identity.message_id, sha256=identity.sha256, dedup_key=identity.dedup_key, raw=data, origin="test", name=f"{po}.eml")
+    from bot.extraction_json import order_from_json
+
+    order = order_from_json(
+        {
+            "source": "body",
+            "customer_id": "C1001",
+            "po_number": po,
+            "lines": [{"sku": "AX-1523", "quantity": "4", "uom": "EA"}],
+            "ship_to": {"name": "Nordwind Logistik GmbH", "street": "Hafenstrasse 12", "postal_code": "20457", "city": "Hamburg", "country": "DE"},
+        }
+    )
+    (stored,) = store.save_outcome(entry.id, [(order, OrderState.READY, None)], MessageStatus.PROCESSED)
+    return stored.id
+
+
+def test_keying_is_exactly_once_and_acknowledged(store, master, tmp_path):
+    """Given two ready orders, when keying meets one transient portal failure and runs
+    again, then each order is submitted exactly once, keyed with the portal's number,
+    and acknowledged by an email threaded to the customer's message."""
+    first, second = _ready_order(store, "PO-A1"), _ready_order(store, "PO-A2")
+    portal = RecordingPortal()
+    portal.fail_next = True
+    outbox = tmp_path / "outbox"
+    pipeline = make_pipeline(store, master, portal=portal, mailer=OutboxMailer(outbox))
+
+    run1 = pipeline.run_once()
+    assert run1.keyed == 1 and any("timed out" in e for e in run1.errors)
+    run2 = pipeline.run_once()
+    run3 = pipeline.run_once()
+
+    assert run2.keyed == 1 and run3.keyed == 0
+    assert portal.submits == 2
+    states = {store.get_order(i).state for i in (first, second)}
+    assert states == {OrderState.ACKNOWLEDGED}
+    numbers = {store.get_order(i).portal_order_number for i in (first, second)}
+    assert numbers == {"SO-000001", "SO-000002"}
+    acks = sorted(outbox.glob("*.eml"))
+    assert len(acks) == 2
+    text = acks[0].read_text()
+    assert "In-Reply-To: <" in text and "To: jana.becker@nordwind.de" in text and "SO-00000" in text
+
+
+def test_an_order_the_portal_already_has_is_not_submitted_again(store, master):
+    """Given a crash after the portal saved an order but before the store recorded it,
+    when keying runs again, then search-before-submit finds it and nothing is submitted."""
+    order_id = _ready_order(store, "PO-B1")
+    portal = RecordingPortal()
+    portal.saved[("C1001", "PO-B1")] = "SO-777777"
+    make_pipeline(store, master, portal=portal).key()
+    assert portal.submits == 0
+    assert store.get_order(order_id).portal_order_number == "SO-777777"
+    assert store.get_order(order_id).state == OrderState.KEYED
+
+
+def test_second_keyed_order_for_same_po_goes_to_review(store, master):
+    first, second = _ready_order(store, "PO-C1"), _ready_order(store, "PO-C1")
+    portal = RecordingPortal()
+    summary = make_pipeline(store, master, portal=portal).key()
+    assert summary.keyed == 1 and summary.needs_review == 1
+    assert portal.submits == 1
+    assert {store.get_order(first).state, store.get_order(second).state} == {OrderState.KEYED, OrderState.NEEDS_REVIEW}
+
+
+def test_without_a_portal_orders_stay_ready(store, master):
+    order_id = _ready_order(store, "PO-D1")
+    summary = make_pipeline(store, master).run_once()
+    assert summary.keyed == 0
+    assert store.get_order(order_id).state == OrderState.READY
+
+
+def test_demo_inbox_runs(store, master, tmp_path):
+    """The bundled demo inbox goes through without a failed message."""
+    demo = Path(__file__).resolve().parents[1] / "demo" / "inbox"
+    copy = tmp_path / "demo-inbox"
+    shutil.copytree(demo, copy)
+    summary = make_pipeline(store, master, copy).run_once()
+    assert summary.received == len(list(copy.glob("*.eml")))
+    assert summary.failed == 0
+    assert summary.orders >= 10
