@@ -791,6 +791,29 @@ def test_save_outcome_stores_orders_and_status_together(store: Store):
     assert store.events(Entity.ORDER, saved[1].id)[0].reason == "unknown sku"
 
 
+def test_save_outcome_keeps_priorities_and_the_message_can_be_read_back(store: Store):
+    """
+    Given a message with a normal and a high-priority order
+    When its outcome is saved with priorities
+    Then the queue lists the high-priority order first, and the ledger entry
+         of an order can be read back by id
+    """
+    entry = record(store)
+    outcome = [
+        (make_order(po_number="P-low"), OrderState.READY, None),
+        (make_order(po_number="P-high"), OrderState.READY, None),
+    ]
+
+    store.save_outcome(entry.id, outcome, MessageStatus.PROCESSED, priorities=[0, 5])
+
+    assert [o.po_number for o in store.orders(state=OrderState.READY)] == ["P-high", "P-low"]
+    assert store.message(entry.id).dedup_key == entry.dedup_key
+    with pytest.raises(ValueError):
+        store.save_outcome(entry.id, outcome, MessageStatus.PROCESSED, priorities=[1])
+    with pytest.raises(KeyError):
+        store.message(entry.id + 1000)
+
+
 def test_save_outcome_is_all_or_nothing(store: Store):
     """
     Given a keyed order for PO 4500012345, and a new message with two orders,
