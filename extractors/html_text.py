@@ -118,7 +118,7 @@ class _TextBuilder(HTMLParser):
             self.cell = []
             self.cell_depth += 1
         elif tag == "table":
-            self.newline()
+            self.blank_line()
         elif tag in _PARAGRAPH:
             self.blank_line() if (self.current or (self.lines and self.lines[-1])) else None
         elif tag in _BLOCK:

@@ -22,7 +22,7 @@ import re
 from datetime import UTC, datetime
 from email import policy
 from email.errors import HeaderParseError, MessageError
-from email.header import decode_header, make_header
+from email.header import decode_header
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
@@ -39,7 +39,7 @@ MAX_HEADER_LENGTH = 64 * 1024
 MAX_HEADER_BLOCK = 1024 * 1024
 # MIME bomb guards.
 MAX_PARTS = 1000
-MAX_DEPTH = 8
+MAX_DEPTH = 16
 
 _CORE_HEADERS = frozenset({"from", "to", "cc", "subject", "date", "message-id", "sender", "reply-to"})
 _KEEP_HEADERS = _CORE_HEADERS | {"mime-version", "content-type", "content-transfer-encoding", "in-reply-to", "references"}
@@ -193,29 +193,31 @@ def _header_end(data: bytes) -> tuple[int, bytes]:
 
 
 def _decode_words(value: str) -> str:
-    """Decode RFC 2047 encoded words; unknown charsets fall back to a guess."""
+    """Decode RFC 2047 encoded words; an unknown or wrong charset falls back to a guess."""
     if "=?" not in value:
         return value
     try:
-        return str(make_header(decode_header(value)))
-    except (HeaderParseError, LookupError, UnicodeError, ValueError):
-        out = []
-        try:
-            for chunk, charset in decode_header(value):
-                if isinstance(chunk, bytes):
-                    out.append(sniffing.decode_text(chunk, charset).text)
-                else:
-                    out.append(chunk)
-            return "".join(out)
-        except (HeaderParseError, ValueError):
-            return value
+        parts = decode_header(value)
+    except (HeaderParseError, ValueError, IndexError):
+        return value
+    out = []
+    for chunk, charset in parts:
+        if isinstance(chunk, str):
+            out.append(chunk)
+        elif charset and sniffing.known_charset(charset):
+            out.append(chunk.decode(charset, errors="replace"))
+        elif charset:
+            out.append(sniffing.decode_text(chunk).text)
+        else:
+            out.append(chunk.decode("ascii", errors="replace"))
+    return "".join(out)
 
 
 def _decoded_headers(msg: EmailMessage, defects: list[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name, raw_value in msg.raw_items():
         value = raw_value if isinstance(raw_value, str) else str(raw_value)
-        if "\udc80" <= max(value, default="\0") or any("\udc80" <= ch <= "\udcff" for ch in value):
+        if re.search("[\udc80-\udcff]", value):
             # raw 8-bit bytes in a header (not RFC 2047 encoded): guess the charset
             value = sniffing.decode_text(value.encode("utf-8", "surrogateescape")).text
             defects.append(f"8-bit bytes in header {name!r}; charset guessed")
@@ -245,6 +247,9 @@ def _address(msg: EmailMessage, name: str, fallback: str | None, defects: list[s
             addr = m.group(0) if m else None
     if addr and "@" not in addr:
         addr = None
+    if display and re.search("[\ufffd\udc80-\udcff]", display) and fallback:
+        better, _ = parseaddr(fallback)
+        display = better or display
     if display:
         display = _decode_words(display).strip().strip('"').strip() or None
     return (addr.strip().strip("<>").lower() if addr else None), display

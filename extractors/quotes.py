@@ -236,9 +236,10 @@ def _find_cut(lines: list[str], start: int) -> _Cut | None:
             return _Cut(i, None, 1)
         if _is_attribution(line):
             return _Cut(i, BlockKind.REPLY, 1)
-        if i + 1 < len(lines) and lines[i].strip() and not lines[i + 1].startswith(">"):
-            joined = lines[i].rstrip() + " " + lines[i + 1].strip()
-            if len(lines[i].strip()) > 10 and _is_attribution(joined) and not _is_attribution(lines[i + 1]):
+        if i + 1 < len(lines) and len(lines[i].strip()) > 10 and not lines[i + 1].startswith(">"):
+            # a long attribution wrapped over two lines ("On ... <x@y.com>" / "wrote:")
+            joined = lines[i].strip() + " " + lines[i + 1].strip()
+            if any(p.search(joined) for p in m.attribution if not p.pattern.startswith("^.{")):
                 return _Cut(i, BlockKind.REPLY, 2)
         if re.match(r"^\s*_{8,}\s*$", line) and i + 1 < len(lines):
             n = _outlook_block_at(lines, i + 1)

@@ -253,5 +253,11 @@ def _guess(data: bytes) -> str | None:
         from charset_normalizer import from_bytes
     except ImportError:  # pragma: no cover - a declared dependency
         return None
+    if len(data) < 32:
+        return None  # too little to guess from; cp1252 is the likeliest 8-bit charset
     best = from_bytes(data[:_TEXT_SAMPLE]).best()
-    return best.encoding if best is not None else None
+    if best is None:
+        return None
+    if best.encoding.startswith(("utf_16", "utf_32")) and b"\x00" not in data:
+        return None
+    return best.encoding
