@@ -135,6 +135,17 @@ def header_role(text: str | None) -> Role | None:
     return best[1]
 
 
+def is_table_header(roles: Sequence[Role | None]) -> bool:
+    """Do these header cells name a line-item table? Three roles, one of them a
+    quantity, or an amount with a description or code."""
+    known = {r for r in roles if r is not None}
+    if len(known) < 3:
+        return False
+    if Role.QUANTITY in known:
+        return True
+    return bool(known & {Role.UNIT_PRICE, Role.LINE_TOTAL}) and bool(known & {Role.DESCRIPTION, Role.SKU})
+
+
 def header_currency(text: str | None) -> str | None:
     """A currency named in a header cell: ``Price (USD)``, ``Betrag EUR``, ``金额(元)``."""
     if not text:
@@ -246,15 +257,75 @@ def looks_like_code(token: str) -> bool:
     return bool(_CODE.match(token)) and not _DIMENSION.match(token)
 
 
+# --- values shared by the extractors -------------------------------------------
+
+_PO_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]$|^\d+$")
+
+
+def read_po_number(text: str) -> str | None:
+    tokens = [t.strip(",;()[]") for t in text.split()]
+    for token in tokens[:2]:
+        if fold_label(token) in ("no", "nr", "n°", "nº", "#", "number"):
+            continue
+        token = token.lstrip("#№")
+        if not re.search(r"\d", token) or not 3 <= len(token) <= 30 or not _PO_TOKEN.match(token):
+            return None
+        if re.fullmatch(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}", token) or token.startswith("+"):
+            return None  # a date or a phone number
+        return token
+    return None
+
+
+_NUMERIC_DATE = re.compile(r"\b(\d{1,2})[./-](\d{1,2})[./-](\d{2,4})\b")
+
+
+def day_first_evidence(texts: Iterable[str]) -> bool | None:
+    """Does the document itself show how it writes dates (a 13th or later day first or second)?"""
+    day_first = month_first = 0
+    for text in texts:
+        for m in _NUMERIC_DATE.finditer(text):
+            a, b = int(m.group(1)), int(m.group(2))
+            if a > 12 >= b:
+                day_first += 1
+            elif b > 12 >= a:
+                month_first += 1
+    if day_first and not month_first:
+        return True
+    if month_first and not day_first:
+        return False
+    return None
+
+
+def urgent_phrase(text: str) -> str | None:
+    """The urgency word a text holds (``URGENT``, ``Eilt!``, ``urgente``, ``加急``), if any.
+
+    Whole words; a word of five letters or more also matches its inflections
+    (``urgent`` -> ``urgente``, ``urgently``).
+    """
+    folded = text.lower()
+    for phrase in label_vocabulary().phrases("urgent"):
+        if has_cjk(phrase):
+            if phrase in text:
+                return phrase
+            continue
+        suffix = r"\w{0,3}" if len(phrase) >= 5 else ""
+        if re.search(rf"(?<!\w){re.escape(phrase)}{suffix}(?!\w)", folded):
+            return phrase
+    return None
+
+
 # --- rows -> lines -------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Cell:
-    """The text of one table cell and where it was read."""
+    """The text of one table cell and where it was read. ``number`` is set when
+    the source stored a number (a spreadsheet cell): it is used as is, never
+    re-read from text (``0.125`` is no thousand under a decimal-comma locale)."""
 
     text: str
     provenance: Provenance | None = None
+    number: Decimal | None = None
 
     @property
     def blank(self) -> bool:
@@ -287,11 +358,19 @@ def build_line(
     qty_cell, uom_cell = cell(Role.QUANTITY), cell(Role.UOM)
     price_cell, total_cell = cell(Role.UNIT_PRICE), cell(Role.LINE_TOTAL)
 
-    quantity, unit_code, unit_text = split_quantity(qty_cell.text if qty_cell else None, decimal_comma=decimal_comma)
+    if qty_cell is not None and qty_cell.number is not None:
+        quantity, unit_code, unit_text = qty_cell.number, None, None
+    else:
+        quantity, unit_code, unit_text = split_quantity(qty_cell.text if qty_cell else None, decimal_comma=decimal_comma)
     if uom_cell is not None:
         unit_code, unit_text = normalise_uom(uom_cell.text), uom_cell.text.strip()
-    unit_price, _ = parse_amount(price_cell.text if price_cell else None, decimal_comma=decimal_comma)
-    line_total, _ = parse_amount(total_cell.text if total_cell else None, decimal_comma=decimal_comma)
+
+    def amount(c: Cell | None) -> Decimal | None:
+        if c is None:
+            return None
+        return c.number if c.number is not None else parse_amount(c.text, decimal_comma=decimal_comma)[0]
+
+    unit_price, line_total = amount(price_cell), amount(total_cell)
 
     codes: list[str] = []
     for role in CODE_ROLES:

@@ -27,12 +27,15 @@ from typing import TYPE_CHECKING
 from bot.model import MISSING, Address, Field, Provenance
 from extractors.context import ExtractionContext
 from extractors.lines import (
+    day_first_evidence,
     fold_label,
     has_cjk,
     is_number_like,
     label_vocabulary,
     parse_address,
     parse_amount,
+    read_po_number,
+    urgent_phrase,
 )
 from extractors.normalise import normalise_country, normalise_currency, parse_date
 
@@ -54,6 +57,7 @@ LABEL_SECTIONS = (
     "currency",
     "total",
     "notes",
+    "customer_name",
 )
 AMOUNT_SECTIONS = ("total", "tax", "charges", "carried_forward")
 
@@ -246,48 +250,11 @@ def provenance(source: str, page: int, words: Sequence[Word], rule: str) -> Prov
 
 # --- field value readers ---------------------------------------------------------
 
-_PO_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-/._]*[A-Za-z0-9]$|^\d+$")
-
-
-def read_po_number(text: str) -> str | None:
-    tokens = [t.strip(",;()[]") for t in text.split()]
-    for token in tokens[:2]:
-        if fold_token(token) in ("no", "nr", "n°", "nº", "#", "number"):
-            continue
-        token = token.lstrip("#№")
-        if not re.search(r"\d", token) or not 3 <= len(token) <= 30 or not _PO_TOKEN.match(token):
-            return None
-        if re.fullmatch(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}", token) or token.startswith("+"):
-            return None  # a date or a phone number
-        return token
-    return None
-
-
 def read_currency(text: str) -> str | None:
     for token in text.split()[:2]:
         token = token.strip(",;:()[]")
         if code := normalise_currency(token):
             return code
-    return None
-
-
-_NUMERIC_DATE = re.compile(r"\b(\d{1,2})[./-](\d{1,2})[./-](\d{2,4})\b")
-
-
-def day_first_evidence(texts: Iterable[str]) -> bool | None:
-    """Does the document itself show how it writes dates (a 13th or later day first or second)?"""
-    day_first = month_first = 0
-    for text in texts:
-        for m in _NUMERIC_DATE.finditer(text):
-            a, b = int(m.group(1)), int(m.group(2))
-            if a > 12 >= b:
-                day_first += 1
-            elif b > 12 >= a:
-                month_first += 1
-    if day_first and not month_first:
-        return True
-    if month_first and not day_first:
-        return False
     return None
 
 
@@ -615,6 +582,10 @@ def _ship_to(pages: Sequence[PageText], source: str) -> tuple[Field[Address], Bl
     )
 
 
+def _page_of(pages: Sequence[PageText], number: int) -> PageText:
+    return next(p for p in pages if p.number == number)
+
+
 def _legal_form(text: str) -> bool:
     folded = text.lower()
     tokens = {t.strip(",;()") for t in folded.split()}
@@ -642,8 +613,18 @@ def _customer_name(
     vendor_blocks: list[tuple[Block, Address | None]],
     ship_block: Block | None,
 ) -> Field[str]:
+    for line in (ln for page in pages for ln in page.lines):
+        for hit in line_hits(line):
+            if hit.section == "customer_name" and hit.quality >= 3:
+                words = value_right(hit, _page_of(pages, line.page))
+                text = _text(words)
+                if len(re.findall(r"[^\W\d_]", text)) >= 3:
+                    return Field(text, 0.85, provenance(source, line.page, words, f"label:{hit.phrase}"))
     for block, address in bill_blocks:
-        name = address.name if address and address.name else (block.texts[0] if block.texts else None)
+        # The company is the first line of the block (later name lines are
+        # departments: "Accounts Payable"), or the line with a legal form.
+        texts = block.texts[: max(1, len(block.texts) - 2)]
+        name = next((t for t in texts if _legal_form(t)), texts[0] if texts else None)
         if name:
             return Field(name, 0.85, provenance(source, block.hit.line.page, block.rows[0], "block:bill_to"))
     if not pages:
@@ -674,22 +655,15 @@ def _customer_name(
 
 
 def _urgent(lines: Sequence[TextLine], source: str) -> Field[bool]:
-    phrases = label_vocabulary().phrases("urgent")
     best: tuple[float, TextLine, str] | None = None
     for line in lines:
-        folded = line.text.lower()
-        for phrase in phrases:
-            if has_cjk(phrase):
-                found = phrase in line.text
-            else:
-                suffix = r"\w{0,3}" if len(phrase) >= 5 else ""
-                found = re.search(rf"(?<!\w){re.escape(phrase)}{suffix}(?!\w)", folded) is not None
-            if not found:
-                continue
-            banner = len(line.words) <= 8 or any(w.bold for w in line.words) or line.text.isupper()
-            confidence = 0.9 if banner else 0.6
-            if best is None or confidence > best[0]:
-                best = (confidence, line, phrase)
+        phrase = urgent_phrase(line.text)
+        if phrase is None:
+            continue
+        banner = len(line.words) <= 8 or any(w.bold for w in line.words) or line.text.isupper()
+        confidence = 0.9 if banner else 0.6
+        if best is None or confidence > best[0]:
+            best = (confidence, line, phrase)
     if best is None:
         return Field(False, 0.7)
     confidence, line, phrase = best
@@ -714,7 +688,7 @@ def _notes(lines: Sequence[TextLine], by_page: dict[int, PageText], source: str)
                     if not idx:
                         continue
                     start, end = other.segment_of(idx[0])
-                    if any(hit_at(other, j) for j in range(start, end)):
+                    if any(hit_at(other, j, min_quality=2) for j in range(start, end)):
                         break
                     rows.append(_cut_at_rules(page, other, start, end))
                     last = other

@@ -33,6 +33,7 @@ from extractors.lines import (
     has_cjk,
     header_currency,
     header_role,
+    is_table_header,
     is_number_like,
     label_vocabulary,
     line_amount,
@@ -86,15 +87,6 @@ class TableResult:
 # --- headers ---------------------------------------------------------------------
 
 
-def _is_table_header(roles: Sequence[Role | None]) -> bool:
-    known = {r for r in roles if r is not None}
-    if len(known) < 3:
-        return False
-    if Role.QUANTITY in known:
-        return True
-    return bool(known & {Role.UNIT_PRICE, Role.LINE_TOTAL}) and bool(known & {Role.DESCRIPTION, Role.SKU})
-
-
 def _phrase_role(words: Sequence[Word]) -> Role | None:
     vocab = label_vocabulary()
     text = " ".join(w.text for w in words)
@@ -106,7 +98,14 @@ def _phrase_role(words: Sequence[Word]) -> Role | None:
 
 
 def header_columns(line: TextLine) -> list[Column] | None:
-    """The columns a text line names, or None when it is no table header."""
+    """The columns a text line names, or None when it is no table header (a fresh list each call)."""
+    if "_header" not in line.__dict__:
+        line.__dict__["_header"] = _header_columns(line)
+    cached = line.__dict__["_header"]
+    return None if cached is None else [Column(c.role, c.x0, c.x1, c.label) for c in cached]
+
+
+def _header_columns(line: TextLine) -> list[Column] | None:
     words, size = line.words, line.size
     longest = label_vocabulary().longest_column_phrase
     cells: list[list] = []  # [role, start, end]
@@ -124,7 +123,7 @@ def header_columns(line: TextLine) -> list[Column] | None:
             cells.append([None, i, i + 1])
             i += 1
     matched_words = sum(c[2] - c[1] for c in cells if c[0] is not None)
-    if matched_words * 2 < len(words) or not _is_table_header([c[0] for c in cells]):
+    if matched_words * 2 < len(words) or not is_table_header([c[0] for c in cells]):
         return None
     # Unknown words join a close neighbour ("P.U. HT", "Total (net)"); same-role
     # neighbours merge ("数量 Qty").
@@ -153,7 +152,7 @@ def _ruled_header(table: RuledTable, page: PageText) -> tuple[int, list[Column]]
             continue
         texts = [_words_in(page, c) for c in cells]
         roles = [header_role(" ".join(w.text for w in ws)) for ws in texts]
-        if _is_table_header(roles):
+        if is_table_header(roles):
             columns = []
             for cell, words, role in zip(cells, texts, roles, strict=True):
                 x0, x1 = (words[0].x0, max(w.x1 for w in words)) if words else (cell[0], cell[2])

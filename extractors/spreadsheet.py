@@ -1,0 +1,407 @@
+"""Purchase orders from CSV and XLSX attachments.
+
+A sheet is a grid of cells. The line-item table starts at the first row whose
+cells name at least three column roles from the ``columns`` vocabulary (it
+need not be row 1); rows above and below the table are key/value pairs
+("PO Number | 4500012345", "Ship To | name" with the address continuing in the
+rows below, or "PO number: 4500012345" in one cell), read with the field
+labels of ``labels.yaml``. Numbers stay exact: Excel floats become Decimals
+through their shortest repr (5.9 -> 5.9), text numbers follow the sheet's
+decimal separator. Provenance names the cell, e.g. ``xlsx:Order!C12``.
+
+CSV: UTF-8 (with or without BOM) or cp1252; delimiter sniffed among , ; tab |.
+A file that cannot be read gives one order with an ``unreadable_document``
+reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from bot.errors import UnreadableInput
+from bot.model import MISSING, Address, Document, Field, Order, OrderLine, Provenance, Reason, ReasonCode
+from extractors.context import ExtractionContext
+from extractors.lines import (
+    Cell,
+    Role,
+    build_line,
+    check_against_total,
+    detect_decimal_comma,
+    fold_label,
+    header_currency,
+    header_role,
+    is_table_header,
+    label_vocabulary,
+    parse_address,
+    day_first_evidence,
+    parse_number_cell,
+    po_number_from_filename,
+    read_po_number,
+    urgent_phrase,
+)
+from extractors.normalise import normalise_currency, parse_date
+
+KEY_SECTIONS = ("po_number", "order_date", "delivery_date", "currency", "ship_to", "bill_to", "notes", "customer_name")
+STOP_SECTIONS = ("total", "tax", "charges")
+HEADER_SCAN_ROWS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class SheetCell:
+    value: object  # str | int | float | Decimal | date | datetime | None
+    ref: str  # "C12"
+
+    @property
+    def text(self) -> str:
+        v = self.value
+        if v is None:
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        if isinstance(v, datetime):
+            return v.date().isoformat() if v.time() == datetime.min.time() else v.isoformat(sep=" ")
+        return str(v).strip()
+
+    @property
+    def blank(self) -> bool:
+        return not self.text
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    kind: str  # "xlsx" | "csv"
+    rows: tuple[tuple[SheetCell, ...], ...]
+
+    def where(self, cell: SheetCell) -> str:
+        return f"xlsx:{self.name}!{cell.ref}" if self.kind == "xlsx" else f"csv:{cell.ref}"
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+def _read_xlsx(data: bytes, name: str) -> list[Sheet]:
+    import openpyxl  # imported here: only spreadsheets need it
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise UnreadableInput(name, f"is not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
+    try:
+        sheets = []
+        for ws in book.worksheets:
+            rows = []
+            for r, row in enumerate(ws.iter_rows(values_only=True), 1):
+                rows.append(tuple(SheetCell(v, f"{_column_letter(c)}{r}") for c, v in enumerate(row)))
+            sheets.append(Sheet(ws.title, "xlsx", tuple(rows)))
+        return sheets
+    finally:
+        book.close()
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _delimiter(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        pass
+    lines = [ln for ln in sample.splitlines() if ln.strip()]
+
+    def consistency(d: str) -> tuple[int, int]:
+        counts = [ln.count(d) for ln in lines]
+        common = max(set(counts), key=counts.count) if counts else 0
+        return (sum(1 for c in counts if c == common and c > 0), common)
+
+    return max(",;\t|", key=consistency)
+
+
+def _read_csv(data: bytes, name: str) -> list[Sheet]:
+    if b"\x00" in data[:4096]:
+        raise UnreadableInput(name, "is not a text (CSV) file")
+    text = _decode(data)
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
+    rows = tuple(
+        tuple(SheetCell(v.strip() or None, f"{_column_letter(c)}{r}") for c, v in enumerate(row))
+        for r, row in enumerate(reader, 1)
+    )
+    return [Sheet(name, "csv", rows)]
+
+
+def read_sheets(doc: Document) -> list[Sheet]:
+    data = doc.data
+    lowered = doc.name.lower()
+    if data[:4] == b"PK\x03\x04" or lowered.endswith((".xlsx", ".xlsm")) or "spreadsheetml" in doc.content_type:
+        return _read_xlsx(data, doc.name)
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise UnreadableInput(doc.name, "is a legacy binary .xls workbook; save it as .xlsx or CSV")
+    return _read_csv(data, doc.name)
+
+
+# --- labels ---------------------------------------------------------------------------
+
+
+def _label_of(text: str) -> tuple[str, str] | None:
+    """(section, value after a colon) when a cell's text is a field label."""
+    vocab = label_vocabulary()
+    key = fold_label(text)
+    for section in KEY_SECTIONS + STOP_SECTIONS:
+        if key in vocab.phrases(section):
+            return section, ""
+    if ":" in text or "：" in text:
+        head, _, tail = re.split(r"([:：])", text, maxsplit=1)
+        head_key = fold_label(head)
+        for section in KEY_SECTIONS:
+            if head_key in vocab.phrases(section):
+                return section, tail.strip()
+    return None
+
+
+# --- the order --------------------------------------------------------------------------
+
+
+def _find_header(sheet: Sheet) -> tuple[int, list[Role | None]] | None:
+    for r, row in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
+        roles = [header_role(c.text) if isinstance(c.value, str) else None for c in row]
+        if is_table_header(roles):
+            return r, roles
+    return None
+
+
+def _unreadable(doc: Document, problem: str) -> Order:
+    po = po_number_from_filename(doc.name)
+    return Order(
+        source=doc.source,
+        po_number=Field(po, 0.4, Provenance(doc.source, rule="file_name")) if po else MISSING,
+        reasons=(Reason(ReasonCode.UNREADABLE_DOCUMENT, message=f"{doc.name} {problem}"),),
+    )
+
+
+def orders_from_sheet(doc: Document, *, context: ExtractionContext) -> tuple[Order, ...]:
+    """The purchase order of a CSV or XLSX file: one per sheet that holds a line-item table."""
+    try:
+        sheets = read_sheets(doc)
+    except UnreadableInput as exc:
+        return (_unreadable(doc, exc.problem),)
+    orders = []
+    for sheet in sheets:
+        order = _order_from_sheet(sheet, doc, context)
+        if order is not None:
+            orders.append(order)
+    if not orders:
+        return (_unreadable(doc, "holds no line-item table (no row names quantity, item and price columns)"),)
+    return tuple(orders)
+
+
+def _order_from_sheet(sheet: Sheet, doc: Document, context: ExtractionContext) -> Order | None:
+    header = _find_header(sheet)
+    if header is None:
+        return None
+    header_index, roles = header
+    texts = [c.text for row in sheet.rows for c in row if isinstance(c.value, str)]
+    decimal_comma = detect_decimal_comma(texts)
+    if decimal_comma is None:
+        decimal_comma = context.decimal_comma
+
+    lines, used_rows = _lines(sheet, header_index, roles, decimal_comma, doc.source)
+    fields = _key_values(sheet, used_rows | {header_index}, doc.source, context, texts)
+
+    currency = fields.get("currency", MISSING)
+    if not currency.present:
+        header_row = sheet.rows[header_index]
+        for cell in header_row:
+            if code := header_currency(cell.text):
+                currency = Field(code, 0.85, Provenance(doc.source, rule=f"{sheet.where(cell)}:header"))
+                break
+    po_number = fields.get("po_number", MISSING)
+    file_po = po_number_from_filename(doc.name)
+    if not po_number.present and file_po:
+        po_number = Field(file_po, 0.5, Provenance(doc.source, rule="file_name"))
+    elif po_number.present and file_po and file_po.lower() == str(po_number.value).lower():
+        po_number = Field(po_number.value, min(1.0, po_number.confidence + 0.03), po_number.provenance)
+
+    checked, _ = check_against_total(lines, [])
+    return Order(
+        source=doc.source,
+        customer_name=fields.get("customer_name", MISSING),
+        po_number=po_number,
+        order_date=fields.get("order_date", MISSING),
+        delivery_date=fields.get("delivery_date", MISSING),
+        currency=currency,
+        ship_to=fields.get("ship_to", MISSING),
+        lines=checked,
+        urgent=fields.get("urgent", Field(False, 0.7)),
+        notes=fields.get("notes", MISSING),
+    )
+
+
+def _number(cell: SheetCell, decimal_comma: bool | None) -> Decimal | None:
+    if isinstance(cell.value, (int, float, Decimal)) and not isinstance(cell.value, bool):
+        return parse_number_cell(cell.value, decimal_comma=decimal_comma)
+    return None
+
+
+def _lines(
+    sheet: Sheet, header_index: int, roles: list[Role | None], decimal_comma: bool | None, source: str
+) -> tuple[tuple[OrderLine, ...], set[int]]:
+    vocab = label_vocabulary()
+    stop_words = {p for s in STOP_SECTIONS for p in vocab.phrases(s)}
+    lines = []
+    used: set[int] = set()
+    blanks = 0
+    if Role.POSITION in roles and Role.SKU not in roles:
+        # "Item" heads the codes in many sheets: a position column that holds codes is the sku column.
+        col = roles.index(Role.POSITION)
+        values = [r[col].text for r in sheet.rows[header_index + 1 : header_index + 30] if col < len(r) and r[col].text]
+        if values and sum(1 for v in values if not re.fullmatch(r"\d{1,4}\.?", v)) > len(values) / 2:
+            roles = [Role.SKU if r is Role.POSITION else r for r in roles]
+    for r in range(header_index + 1, len(sheet.rows)):
+        row = sheet.rows[r]
+        if all(c.blank for c in row):
+            blanks += 1
+            if blanks >= 2 and lines:
+                break
+            continue
+        blanks = 0
+        first_text = next((c.text for c in row if not c.blank), "")
+        if fold_label(first_text) in stop_words or fold_label(first_text.split(":")[0]) in stop_words:
+            break
+        if _label_of(first_text) is not None and not any(_number(c, decimal_comma) for c in row):
+            break  # key/value rows below the table
+        cells: dict[Role, Cell] = {}
+        extra: list[str] = []
+        for c, role in enumerate(roles):
+            if role is None or c >= len(row) or row[c].blank:
+                continue
+            cell = row[c]
+            value = Cell(cell.text, Provenance(source, rule=sheet.where(cell)), _number(cell, decimal_comma))
+            if role in cells:
+                if role in (Role.SKU, Role.CUSTOMER_SKU, Role.SUPPLIER_SKU):
+                    extra.append(cell.text)
+                continue
+            cells[role] = value
+        row_text = " ".join(c.text for c in row if not c.blank)
+        line = build_line(cells, decimal_comma=decimal_comma, confidence=0.97, row_text=row_text, extra_codes=extra)
+        if line is None or not (line.quantity.present or (line.codes and line.unit_price.present)):
+            continue
+        lines.append(line)
+        used.add(r)
+    return tuple(lines), used
+
+
+def _key_values(
+    sheet: Sheet, skip: set[int], source: str, context: ExtractionContext, texts: Iterable[str]
+) -> dict[str, Field]:
+    day_first = day_first_evidence(texts)
+    if day_first is None:
+        day_first = context.day_first if context.day_first is not None else True
+    found: dict[str, Field] = {}
+    rows = sheet.rows
+    for r, row in enumerate(rows):
+        if r in skip:
+            continue
+        for c, cell in enumerate(row):
+            if cell.blank or not isinstance(cell.value, str):
+                continue
+            label = _label_of(cell.text)
+            if label is None:
+                continue
+            section, inline = label
+            if section in STOP_SECTIONS or section in found:
+                break
+            value_cell = next((v for v in row[c + 1 :] if not v.blank), None)
+            where = sheet.where(value_cell) if value_cell is not None and not inline else sheet.where(cell)
+            provenance = Provenance(source, rule=where)
+            raw: object = inline or (value_cell.value if value_cell is not None else None)
+            if raw is None or raw == "":
+                break
+            if section == "po_number":
+                text = str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw)
+                po = read_po_number(text) or (text.strip() if re.search(r"\d", text) and len(text) <= 30 else None)
+                if po:
+                    found[section] = Field(po, 0.95, provenance)
+            elif section in ("order_date", "delivery_date"):
+                if isinstance(raw, datetime):
+                    found[section] = Field(raw.date(), 0.97, provenance)
+                elif isinstance(raw, date):
+                    found[section] = Field(raw, 0.97, provenance)
+                elif parsed := parse_date(str(raw), day_first=day_first, reference=context.reference_date):
+                    found[section] = Field(parsed, 0.9, provenance)
+            elif section == "currency":
+                if code := normalise_currency(str(raw).strip()):
+                    found[section] = Field(code, 0.95, provenance)
+            elif section in ("ship_to", "bill_to"):
+                lines = _block_below(rows, r, c, value_cell, inline)
+                address = parse_address(lines)
+                if address is not None and not address.is_empty():
+                    found[section] = Field(address, 0.9 if address.postal_code else 0.6, provenance)
+            elif section in ("notes", "customer_name"):
+                found[section] = Field(str(raw).strip(), 0.85, provenance)
+            break
+    if "customer_name" not in found and "bill_to" in found and found["bill_to"].value.name:
+        bill: Address = found["bill_to"].value
+        found["customer_name"] = Field(bill.name, 0.8, found["bill_to"].provenance)
+    found.pop("bill_to", None)
+    urgent = _urgent(rows, skip)
+    if urgent is not None:
+        found["urgent"] = Field(True, 0.85, Provenance(source, rule=sheet.where(urgent)))
+    return found
+
+
+def _block_below(rows: Sequence[Sequence[SheetCell]], r: int, c: int, value_cell: SheetCell | None, inline: str) -> list[str]:
+    """An address: the value cell and the cells under it while the label column stays empty."""
+    if inline:
+        first = inline
+        value_col = c
+    elif value_cell is not None:
+        first = value_cell.text
+        value_col = next(i for i, v in enumerate(rows[r]) if v is value_cell)
+    else:
+        return []
+    lines = [ln for ln in re.split(r"\r?\n", first) if ln.strip()]
+    for row in rows[r + 1 : r + 8]:
+        if value_col >= len(row) or row[value_col].blank:
+            break
+        if any(not row[i].blank for i in range(0, min(value_col, len(row)))):
+            break  # the next label
+        if _label_of(row[value_col].text) is not None:
+            break
+        lines.extend(ln for ln in re.split(r"\r?\n", row[value_col].text) if ln.strip())
+    if len(lines) == 1 and lines[0].count(",") >= 2:
+        lines = [part.strip() for part in lines[0].split(",")]
+    return lines
+
+
+def _urgent(rows: Sequence[Sequence[SheetCell]], skip: set[int]) -> SheetCell | None:
+    """A cell outside the line items that marks the order urgent."""
+    for r, row in enumerate(rows):
+        if r in skip:
+            continue
+        for cell in row:
+            if isinstance(cell.value, str) and urgent_phrase(cell.text):
+                return cell
+    return None
