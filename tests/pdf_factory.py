@@ -1,0 +1,526 @@
+"""Purchase-order PDFs in layouts the dev corpus does not have, for extractor tests.
+
+Each golden case in ``tests/golden/pdf/NAME.json`` holds the data printed on
+the document (``document``), the layout to print it with (``layout``) and
+what the extractor must read back (``expected``, written by hand). ``render``
+prints a case with reportlab, deterministically (``invariant=1``).
+
+The layouts differ from the corpus on purpose: other languages, key/value
+boxes on the right, captions above their values, a bill-to beside the
+ship-to, whitespace-only tables, tables over two pages with repeated headers
+and carried-forward rows, quantity and unit in one cell, line totals only,
+fake-bold (overprinted) labels.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.pdfgen import canvas
+
+GOLDEN_DIR = Path(__file__).parent / "golden" / "pdf"
+
+
+# --- drawing ------------------------------------------------------------------
+
+
+class Sheet:
+    """A reportlab canvas addressed from the top-left corner, like pdfplumber."""
+
+    def __init__(self, pagesize: tuple[float, float] = A4, **options: Any) -> None:
+        self.buffer = io.BytesIO()
+        self.width, self.height = pagesize
+        self.canvas = canvas.Canvas(self.buffer, pagesize=pagesize, invariant=1, **options)
+
+    def text(self, x: float, y: float, s: str, size: float = 9, bold: bool = False, fake_bold: bool = False,
+             font: str | None = None) -> None:
+        """Text whose top is at ``y`` points from the top of the page."""
+        name = font or ("Helvetica-Bold" if bold else "Helvetica")
+        self.canvas.setFont(name, size)
+        baseline = self.height - y - size * 0.8
+        self.canvas.drawString(x, baseline, s)
+        if fake_bold:  # what some ERP printers do instead of a bold font
+            self.canvas.drawString(x + 0.3, baseline, s)
+            self.canvas.drawString(x + 0.6, baseline, s)
+
+    def right(self, x: float, y: float, s: str, size: float = 9, bold: bool = False, font: str | None = None) -> None:
+        name = font or ("Helvetica-Bold" if bold else "Helvetica")
+        self.canvas.setFont(name, size)
+        self.canvas.drawRightString(x, self.height - y - size * 0.8, s)
+
+    def hline(self, x0: float, x1: float, y: float, width: float = 0.6) -> None:
+        self.canvas.setLineWidth(width)
+        self.canvas.line(x0, self.height - y, x1, self.height - y)
+
+    def vline(self, x: float, y0: float, y1: float, width: float = 0.6) -> None:
+        self.canvas.setLineWidth(width)
+        self.canvas.line(x, self.height - y0, x, self.height - y1)
+
+    def box(self, x0: float, y0: float, x1: float, y1: float, fill: float | None = None) -> None:
+        if fill is not None:
+            self.canvas.setFillGray(fill)
+            self.canvas.rect(x0, self.height - y1, x1 - x0, y1 - y0, stroke=0, fill=1)
+            self.canvas.setFillGray(0)
+        else:
+            self.canvas.setLineWidth(0.6)
+            self.canvas.rect(x0, self.height - y1, x1 - x0, y1 - y0, stroke=1, fill=0)
+
+    def new_page(self) -> None:
+        self.canvas.showPage()
+
+    def bytes(self) -> bytes:
+        self.canvas.save()
+        return self.buffer.getvalue()
+
+
+# --- formatting ------------------------------------------------------------------
+
+
+def money(value: Decimal, style: str, places: int = 2) -> str:
+    """``dot``: 1,234.50  ``comma``: 1.234,50  ``space``: 1 234,50  ``plain``: 1234.50"""
+    q = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    whole, _, frac = f"{q:f}".partition(".")
+    groups = f"{int(whole):,}"
+    if style == "dot":
+        return f"{groups}.{frac}" if frac else groups
+    if style == "comma":
+        return f"{groups.replace(',', '.')},{frac}" if frac else groups.replace(",", ".")
+    if style == "space":
+        return f"{groups.replace(',', ' ')},{frac}" if frac else groups.replace(",", " ")
+    return f"{whole}.{frac}" if frac else whole
+
+
+def qty(value: Decimal, style: str) -> str:
+    text = f"{value.normalize():f}"
+    return text.replace(".", ",") if style in ("comma", "space") else text
+
+
+MONTHS = {
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"],
+    "fr": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre"],
+    "it": ["gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre",
+           "ottobre", "novembre", "dicembre"],
+}
+
+
+def day_month_year(d: date, sep: str = "/") -> str:
+    return f"{d.day:02d}{sep}{d.month:02d}{sep}{d.year}"
+
+
+def month_day_year(d: date) -> str:
+    return f"{d.month:02d}/{d.day:02d}/{d.year}"
+
+
+# --- the printed data --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Item:
+    code: str | None
+    description: str
+    quantity: Decimal
+    unit: str | None
+    unit_price: Decimal
+    customer_code: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return (self.quantity * self.unit_price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Doc:
+    po_number: str
+    order_date: date
+    delivery_date: date | None
+    currency: str
+    buyer: list[str]  # letterhead lines, the company name first
+    bill_to: list[str]
+    ship_to: list[str]
+    vendor: list[str]
+    items: list[Item]
+    notes: str | None = None
+    urgent: bool = False
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Doc:
+        return cls(
+            po_number=raw["po_number"],
+            order_date=date.fromisoformat(raw["order_date"]),
+            delivery_date=date.fromisoformat(raw["delivery_date"]) if raw.get("delivery_date") else None,
+            currency=raw["currency"],
+            buyer=raw["buyer"],
+            bill_to=raw["bill_to"],
+            ship_to=raw["ship_to"],
+            vendor=raw["vendor"],
+            items=[
+                Item(i.get("code"), i["description"], Decimal(i["quantity"]), i.get("unit"), Decimal(i["unit_price"]),
+                     i.get("customer_code"))
+                for i in raw["items"]
+            ],
+            notes=raw.get("notes"),
+            urgent=raw.get("urgent", False),
+        )
+
+    @property
+    def net(self) -> Decimal:
+        return sum((i.total for i in self.items), Decimal(0))
+
+
+# --- layouts -------------------------------------------------------------------------
+
+
+def es_kv_right(doc: Doc) -> bytes:
+    """Spanish: letterhead left, a ruled key/value box on the right, bill-to
+    left of ship-to, a fully ruled table, decimal commas, totals block."""
+    s = Sheet()
+    s.text(40, 40, doc.buyer[0], size=14, bold=True)
+    for i, line in enumerate(doc.buyer[1:]):
+        s.text(40, 60 + 11 * i, line, size=8)
+    s.text(345, 38, "PEDIDO DE COMPRA", size=15, bold=True)
+    s.box(340, 62, 560, 126)
+    rows = [
+        ("Nº de pedido:", doc.po_number),
+        ("Fecha:", day_month_year(doc.order_date)),
+        ("Fecha de entrega:", day_month_year(doc.delivery_date) if doc.delivery_date else "-"),
+        ("Moneda:", doc.currency),
+    ]
+    for i, (label, value) in enumerate(rows):
+        s.text(348, 68 + 14 * i, label, size=8.5, bold=True)
+        s.text(450, 68 + 14 * i, value, size=8.5)
+    s.text(40, 150, "Proveedor: " + ", ".join(doc.vendor), size=8)
+    s.text(40, 180, "Facturar a:", size=9, bold=True)
+    s.text(300, 180, "Dirección de entrega:", size=9, bold=True)
+    for i, line in enumerate(doc.bill_to):
+        s.text(40, 195 + 11.5 * i, line, size=9)
+    for i, line in enumerate(doc.ship_to):
+        s.text(300, 195 + 11.5 * i, line, size=9)
+    cols = [40, 110, 300, 360, 410, 490, 560]
+    heads = ["Código", "Descripción", "Cantidad", "Unidad", "Precio unitario", "Importe"]
+    top, row_h = 280, 16
+    y = top
+    s.box(cols[0], y, cols[-1], y + row_h, fill=0.85)
+    for i, head in enumerate(heads):
+        s.text(cols[i] + 3, y + 4, head, size=8, bold=True)
+    for item in doc.items:
+        y += row_h
+        s.text(cols[0] + 3, y + 4, item.code or "", size=8)
+        s.text(cols[1] + 3, y + 4, item.description, size=8)
+        s.right(cols[3] - 3, y + 4, qty(item.quantity, "comma"), size=8)
+        s.text(cols[3] + 3, y + 4, item.unit or "", size=8)
+        s.right(cols[5] - 3, y + 4, money(item.unit_price, "comma"), size=8)
+        s.right(cols[6] - 3, y + 4, money(item.total, "comma"), size=8)
+    bottom = y + row_h
+    for yy in range(top, int(bottom) + 1, row_h):
+        s.hline(cols[0], cols[-1], yy)
+    for x in cols:
+        s.vline(x, top, bottom)
+    tax = (doc.net * Decimal("0.21")).quantize(Decimal("0.01"))
+    y = bottom + 14
+    for label, value in (("Base imponible", doc.net), ("IVA 21%", tax), ("Total", doc.net + tax)):
+        s.text(400, y, label, size=9, bold=label == "Total")
+        s.right(560, y, money(value, "comma") + " €", size=9, bold=label == "Total")
+        y += 13
+    if doc.notes:
+        s.text(40, y + 20, "Observaciones: " + doc.notes, size=9)
+    s.text(40, 800, f"{doc.buyer[0]} · Banco Sabadell · IBAN ES91 2100 0418 4502 0005 1332 · CIF B98765432", size=6.5)
+    return s.bytes()
+
+
+def en_two_page(doc: Doc) -> bytes:
+    """US letter: whitespace table (a rule under the header only) with our and
+    the customer's part numbers, $ amounts, over two pages with a repeated
+    header and carried/brought-forward rows; sold-to left of ship-to."""
+    s = Sheet(LETTER)
+    x = {"line": 40, "ours": 70, "yours": 140, "desc": 215, "qty": 430, "price": 495, "ext": 572}
+
+    def letterhead(page: int) -> None:
+        s.text(40, 36, doc.buyer[0], size=13, bold=True)
+        s.text(40, 52, " · ".join(doc.buyer[1:]), size=8)
+        s.right(572, 36, "PURCHASE ORDER", size=14, bold=True)
+        s.right(572, 54, f"Page {page} of 2", size=8)
+
+    def header(y: float) -> float:
+        s.text(x["line"], y, "Line", size=8, bold=True)
+        s.text(x["ours"], y, "Your Item No.", size=8, bold=True)
+        s.text(x["yours"], y, "Our Part No.", size=8, bold=True)
+        s.text(x["desc"], y, "Description", size=8, bold=True)
+        s.right(x["qty"], y, "Qty", size=8, bold=True)
+        s.right(x["price"], y, "Unit Price", size=8, bold=True)
+        s.right(x["ext"], y, "Ext. Price", size=8, bold=True)
+        s.hline(40, 572, y + 12)
+        return y + 18
+
+    letterhead(1)
+    s.text(380, 80, "P.O. #:", size=9, bold=True)
+    s.text(450, 80, doc.po_number, size=9)
+    s.text(380, 93, "Order Date:", size=9, bold=True)
+    s.text(450, 93, month_day_year(doc.order_date), size=9)
+    s.text(380, 106, "Required By:", size=9, bold=True)
+    s.text(450, 106, month_day_year(doc.delivery_date) if doc.delivery_date else "", size=9)
+    s.text(40, 80, "Vendor: " + ", ".join(doc.vendor), size=8)
+    s.text(40, 130, "SOLD TO", size=9, bold=True)
+    s.text(320, 130, "SHIP TO", size=9, bold=True)
+    for i, line in enumerate(doc.bill_to):
+        s.text(40, 144 + 11 * i, line, size=9)
+    for i, line in enumerate(doc.ship_to):
+        s.text(320, 144 + 11 * i, line, size=9)
+    y = header(220)
+    carried = Decimal(0)
+    split = (len(doc.items) + 1) // 2 + 8
+    for n, item in enumerate(doc.items, 1):
+        if n == split + 1:
+            s.text(x["desc"], y + 4, "Carried forward", size=8, bold=True)
+            s.right(x["ext"], y + 4, "$" + money(carried, "dot"), size=8, bold=True)
+            s.text(40, 750, "Please confirm this order within 2 business days.", size=7)
+            s.new_page()
+            letterhead(2)
+            s.text(40, 80, f"P.O. # {doc.po_number} (continued)", size=9)
+            y = header(110)
+            s.text(x["desc"], y, "Brought forward", size=8, bold=True)
+            s.right(x["ext"], y, "$" + money(carried, "dot"), size=8, bold=True)
+            y += 14
+        s.text(x["line"], y, str(n), size=8)
+        s.text(x["ours"], y, item.code or "", size=8)
+        s.text(x["yours"], y, item.customer_code or "", size=8)
+        s.text(x["desc"], y, item.description, size=8)
+        s.right(x["qty"], y, qty(item.quantity, "dot"), size=8)
+        s.right(x["price"], y, "$" + money(item.unit_price, "dot"), size=8)
+        s.right(x["ext"], y, "$" + money(item.total, "dot"), size=8)
+        carried += item.total
+        y += 13
+    freight = Decimal("45.00")
+    y += 10
+    for label, value in (("Merchandise total", doc.net), ("Freight", freight), ("Sales tax", Decimal("0.00")),
+                         ("Total", doc.net + freight)):
+        s.text(400, y, label, size=9, bold=label == "Total")
+        s.right(572, y, "$" + money(value, "dot"), size=9)
+        y += 13
+    if doc.notes:
+        s.text(40, y + 16, "Special Instructions:", size=9, bold=True)
+        s.text(40, y + 29, doc.notes, size=9)
+    return s.bytes()
+
+
+def nl_whitespace(doc: Doc) -> bytes:
+    """Dutch: letterhead right, no rulings at all, quantity and unit in one
+    cell, a description wrapping onto a second line, a SPOED stamp, the ship-to
+    caption left of the bill-to caption, notes under their label."""
+    s = Sheet()
+    s.right(555, 40, doc.buyer[0], size=13, bold=True)
+    for i, line in enumerate(doc.buyer[1:]):
+        s.right(555, 58 + 10 * i, line, size=8)
+    s.text(40, 40, "INKOOPORDER", size=16, bold=True)
+    if doc.urgent:
+        s.text(40, 64, "SPOED", size=14, bold=True)
+    s.text(40, 110, "Bestelnummer:", size=9)
+    s.text(140, 110, doc.po_number, size=9)
+    s.text(40, 123, "Besteldatum:", size=9)
+    s.text(140, 123, day_month_year(doc.order_date, "-"), size=9)
+    s.text(40, 136, "Gewenste leverdatum:", size=9)
+    s.text(140, 136, day_month_year(doc.delivery_date, "-") if doc.delivery_date else "", size=9)
+    s.text(330, 110, "Leverancier", size=9, bold=True)
+    for i, line in enumerate(doc.vendor):
+        s.text(330, 123 + 11 * i, line, size=9)
+    s.text(40, 190, "Afleveradres", size=9, bold=True)
+    s.text(300, 190, "Factuuradres", size=9, bold=True)
+    for i, line in enumerate(doc.ship_to):
+        s.text(40, 204 + 11 * i, line, size=9)
+    for i, line in enumerate(doc.bill_to):
+        s.text(300, 204 + 11 * i, line, size=9)
+    y = 290
+    s.text(40, y, "Artikelnummer", size=8.5, bold=True)
+    s.text(120, y, "Omschrijving", size=8.5, bold=True)
+    s.right(370, y, "Aantal", size=8.5, bold=True)
+    s.right(450, y, "Prijs", size=8.5, bold=True)
+    s.right(540, y, "Bedrag", size=8.5, bold=True)
+    y += 16
+    for item in doc.items:
+        words = item.description.split()
+        first, rest = (" ".join(words[:4]), " ".join(words[4:])) if len(item.description) > 38 else (item.description, "")
+        s.text(40, y, item.code or "", size=8.5)
+        s.text(120, y, first, size=8.5)
+        s.right(370, y, f"{qty(item.quantity, 'comma')} {item.unit}" if item.unit else qty(item.quantity, "comma"), size=8.5)
+        s.right(450, y, money(item.unit_price, "comma"), size=8.5)
+        s.right(540, y, money(item.total, "comma"), size=8.5)
+        y += 11
+        if rest:
+            s.text(120, y, rest, size=8.5)
+            y += 11
+        y += 3
+    y += 12
+    btw = (doc.net * Decimal("0.21")).quantize(Decimal("0.01"))
+    for label, value in (("Subtotaal", doc.net), ("BTW 21%", btw), ("Totaal", doc.net + btw)):
+        s.text(380, y, label, size=9)
+        s.right(540, y, "€ " + money(value, "comma"), size=9)
+        y += 12
+    if doc.notes:
+        s.text(40, y + 14, "Opmerkingen:", size=9, bold=True)
+        s.text(40, y + 27, doc.notes, size=9)
+    s.text(40, 790, "IBAN NL91 ABNA 0417 1643 00 · KvK 12345678 · BTW NL123456789B01", size=7)
+    return s.bytes()
+
+
+def fr_totals_only(doc: Doc) -> bytes:
+    """French: captions in a ruled row with their values below, ship-to value
+    right of its label with the following lines aligned to it, a table that
+    prints only line totals (no unit price) and quantity with its unit."""
+    s = Sheet()
+    s.text(40, 36, doc.buyer[0], size=12, bold=True)
+    s.text(40, 52, ", ".join(doc.buyer[1:]), size=8)
+    s.right(555, 36, "BON DE COMMANDE", size=14, bold=True)
+    cols = [40, 170, 300, 430, 555]
+    s.box(cols[0], 80, cols[-1], 112)
+    s.hline(cols[0], cols[-1], 95)
+    for xx in cols[1:-1]:
+        s.vline(xx, 80, 112)
+    captions = ["N° de commande", "Date de commande", "Livraison souhaitée", "Devise"]
+    values = [
+        doc.po_number,
+        f"{doc.order_date.day} {MONTHS['fr'][doc.order_date.month - 1]} {doc.order_date.year}",
+        f"{doc.delivery_date.day} {MONTHS['fr'][doc.delivery_date.month - 1]} {doc.delivery_date.year}"
+        if doc.delivery_date else "",
+        doc.currency,
+    ]
+    for i, (caption, value) in enumerate(zip(captions, values, strict=True)):
+        s.text(cols[i] + 4, 84, caption, size=8, bold=True)
+        s.text(cols[i] + 4, 99, value, size=9)
+    s.text(40, 140, "Livrer à :", size=9, bold=True)
+    for i, line in enumerate(doc.ship_to):
+        s.text(100, 140 + 11 * i, line, size=9)
+    s.text(330, 140, "Fournisseur :", size=9, bold=True)
+    for i, line in enumerate(doc.vendor):
+        s.text(400, 140 + 11 * i, line, size=9)
+    s.text(40, 210, "Facturer à :", size=9, bold=True)
+    for i, line in enumerate(doc.bill_to):
+        s.text(100, 210 + 11 * i, line, size=9)
+    y = 290
+    s.box(40, y - 4, 555, y + 12, fill=0.9)
+    s.text(44, y, "Réf.", size=8.5, bold=True)
+    s.text(130, y, "Désignation", size=8.5, bold=True)
+    s.right(420, y, "Qté", size=8.5, bold=True)
+    s.right(550, y, "Montant HT", size=8.5, bold=True)
+    y += 18
+    for item in doc.items:
+        s.text(44, y, item.code or "", size=8.5)
+        s.text(130, y, item.description, size=8.5)
+        s.right(420, y, f"{qty(item.quantity, 'space')} {item.unit}" if item.unit else qty(item.quantity, "space"), size=8.5)
+        s.right(550, y, money(item.total, "space"), size=8.5)
+        y += 13
+    y += 10
+    tva = (doc.net * Decimal("0.20")).quantize(Decimal("0.01"))
+    for label, value in (("Total HT", doc.net), ("TVA 20 %", tva), ("Total TTC", doc.net + tva)):
+        s.text(400, y, label, size=9, bold=True)
+        s.right(550, y, money(value, "space") + " €", size=9, bold=True)
+        y += 12
+    s.text(40, 800, "SIRET 123 456 789 00012 – RCS Lille – IBAN FR76 3000 4000 0312 3456 7890 143", size=6.5)
+    return s.bytes()
+
+
+def de_fake_bold(doc: Doc) -> bytes:
+    """German: window address (vendor, unlabelled) left, key/value right with
+    fake-bold labels, an EILT stamp, rows separated by horizontal rules only,
+    quantity and unit in one cell, ship-to block right of the vendor window."""
+    s = Sheet()
+    s.right(555, 40, doc.buyer[0], size=14, bold=True)
+    s.right(555, 58, " · ".join(doc.buyer[1:]), size=8)
+    s.text(60, 120, " · ".join(doc.buyer), size=6.5)
+    for i, line in enumerate(doc.vendor):
+        s.text(60, 135 + 12 * i, line, size=10)
+    kv = [("Bestellnummer:", doc.po_number), ("Datum:", day_month_year(doc.order_date, ".")),
+          ("Liefertermin:", day_month_year(doc.delivery_date, ".") if doc.delivery_date else "")]
+    for i, (label, value) in enumerate(kv):
+        s.text(340, 120 + 13 * i, label, size=9, fake_bold=True)
+        s.text(440, 120 + 13 * i, value, size=9)
+    s.text(340, 175, "Lieferanschrift:", size=9, fake_bold=True)
+    for i, line in enumerate(doc.ship_to):
+        s.text(340, 188 + 11 * i, line, size=9)
+    if doc.urgent:
+        s.text(60, 215, "EILT!", size=16, bold=True)
+    s.text(60, 250, "Bestellung", size=13, bold=True)
+    s.text(60, 268, "wir bestellen zu unseren Einkaufsbedingungen:", size=9)
+    y = 300
+    s.text(60, y, "Pos.", size=8.5, fake_bold=True)
+    s.text(90, y, "Art.-Nr.", size=8.5, fake_bold=True)
+    s.text(160, y, "Bezeichnung", size=8.5, fake_bold=True)
+    s.right(400, y, "Menge", size=8.5)
+    s.right(470, y, "Einzelpreis", size=8.5)
+    s.right(550, y, "Gesamtpreis", size=8.5)
+    s.hline(60, 550, y + 12)
+    y += 17
+    for n, item in enumerate(doc.items, 1):
+        s.text(60, y, f"{n:03d}", size=8.5)
+        s.text(90, y, item.code or "", size=8.5)
+        s.text(160, y, item.description, size=8.5)
+        s.right(400, y, f"{qty(item.quantity, 'comma')} {item.unit}" if item.unit else qty(item.quantity, "comma"), size=8.5)
+        s.right(470, y, money(item.unit_price, "comma"), size=8.5)
+        s.right(550, y, money(item.total, "comma"), size=8.5)
+        s.hline(60, 550, y + 12, width=0.3)
+        y += 16
+    y += 8
+    mwst = (doc.net * Decimal("0.19")).quantize(Decimal("0.01"))
+    for label, value in (("Nettobetrag", doc.net), ("zzgl. 19% MwSt.", mwst), ("Gesamtbetrag", doc.net + mwst)):
+        s.text(380, y, label, size=9)
+        s.right(530, y, money(value, "comma"), size=9)
+        s.text(534, y, "EUR", size=9)
+        y += 12
+    if doc.notes:
+        s.text(60, y + 20, "Bemerkungen: " + doc.notes, size=9)
+    s.text(60, 790, "Sitz: Bremen · Amtsgericht Bremen HRB 4711 · IBAN DE89 3704 0044 0532 0130 00", size=6.5)
+    return s.bytes()
+
+
+LAYOUTS: dict[str, Callable[[Doc], bytes]] = {
+    "es_kv_right": es_kv_right,
+    "en_two_page": en_two_page,
+    "nl_whitespace": nl_whitespace,
+    "fr_totals_only": fr_totals_only,
+    "de_fake_bold": de_fake_bold,
+}
+
+
+def golden_cases() -> list[str]:
+    return sorted(p.stem for p in GOLDEN_DIR.glob("*.json"))
+
+
+def load_case(name: str) -> dict[str, Any]:
+    return json.loads((GOLDEN_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def render(case: dict[str, Any]) -> bytes:
+    return LAYOUTS[case["layout"]](Doc.from_json(case["document"]))
+
+
+# --- files that cannot be read ----------------------------------------------------------------
+
+
+def image_only_pdf() -> bytes:
+    """A 'scan': a page with a drawn picture and no text layer."""
+    s = Sheet()
+    c = s.canvas
+    c.setFillGray(0.2)
+    for i in range(30):
+        c.rect(40 + (i % 6) * 85, 120 + (i // 6) * 100, 70, 8, stroke=0, fill=1)
+    return s.bytes()
+
+
+def encrypted_pdf() -> bytes:
+    """A purchase order that needs a password to open."""
+    s = Sheet(encrypt="s3cret")
+    s.text(40, 40, "PURCHASE ORDER", size=14, bold=True)
+    s.text(40, 70, "PO Number: 4711-ENC", size=10)
+    return s.bytes()
+
+
+def not_a_pdf() -> bytes:
+    return b"PK\x03\x04 this is a zip archive that someone named .pdf\n" * 20
