@@ -36,8 +36,12 @@ class FolderSource:
                 data=data,
                 origin=f"folder:{path}",
                 name=path.name,
+                # A file is its own location: the ledger remembers every path a
+                # message was seen at (files have no UIDs; 0 stands for none).
                 account=self.name,
-                folder=str(self.path),
+                folder=str(path),
+                uidvalidity=0,
+                uid=0,
             )
 
     def settle(self, raw: RawMessage, status: MessageStatus) -> None:

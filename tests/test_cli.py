@@ -28,9 +28,9 @@ def test_extract_prints_one_json_line_per_message_in_order_and_flags_duplicates(
     when extracted in one call, then three JSON lines come out in order, the unreadable one
     goes to review naming the problem, and the second PO is a duplicate."""
     first, second, broken = tmp_path / "1.eml", tmp_path / "2.eml", tmp_path / "broken.eml"
-    first.write_bytes(body_order("DUP-1"))
+    first.write_bytes(body_order("PO-88121"))
     broken.write_bytes(b"")
-    second.write_bytes(body_order("DUP-1", qty=9))
+    second.write_bytes(body_order("PO-88121", qty=9))
 
     result = orderbot("extract", "--master-data", str(DEMO_MASTER_DATA), "--today", "2026-11-26", str(first), str(broken), str(second))
 
@@ -70,7 +70,7 @@ def test_run_once_status_and_config_check(tmp_path: Path):
     printed, the summary line is printed, and the second run finds nothing new."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    (inbox / "a.eml").write_bytes(body_order("RUN-1"))
+    (inbox / "a.eml").write_bytes(body_order("4500012377"))
     (inbox / "b.eml").write_bytes(b"not an email")
     config = tmp_path / "orderbot.yaml"
     config.write_text(
@@ -96,7 +96,7 @@ def test_run_once_status_and_config_check(tmp_path: Path):
     status = orderbot("status", "--config", str(config), env=env)
     assert "failed=1" in status.stdout
     listing = orderbot("orders", "--config", str(config), env=env)
-    assert "RUN-1" in listing.stdout
+    assert "4500012377" in listing.stdout
 
 
 def test_bad_config_stops_with_file_and_key(tmp_path: Path):
