@@ -76,12 +76,16 @@ class _Units:
 
 
 @cache
-def _units() -> _Units:
+def _units(language: str | None = None) -> _Units:
     table: dict[str, str] = dict(vocabulary().units)
-    for code, words in (text_vocabulary().get("unit_words") or {}).items():
-        for w in words:
-            key = fold(str(w))
-            table.setdefault(key, str(code or ""))
+    tv = text_vocabulary()
+    extra = [tv.get("unit_words") or {}]
+    if language:
+        extra.append((tv.get("unit_words_by_language") or {}).get(language) or {})
+    for words_by_code in extra:
+        for code, words in words_by_code.items():
+            for w in words:
+                table.setdefault(fold(str(w)), str(code or ""))
     latin = [w for w in table if w and not re.search(f"[{_CJK}]", w)]
     cjk = [w for w in table if w and re.search(f"[{_CJK}]", w)]
     latin_alt = "|".join(re.escape(w) + (r"\.?" if not w.endswith(".") else "") for w in sorted(latin, key=len, reverse=True))
@@ -90,15 +94,17 @@ def _units() -> _Units:
     return _Units(pattern, table)
 
 
-def unit_code(word: str | None) -> str | None:
+def unit_code(word: str | None, language: str | None = None) -> str | None:
     """UN/ECE code of a unit word; "" for a unit we know but cannot map; None for no unit."""
     if not word:
         return None
+    table = _units(language).table
+    key = fold(word)
+    if language and key in table and key not in vocabulary().units:
+        return table[key]
     code = normalise_uom(word)
     if code:
         return code
-    key = fold(word)
-    table = _units().table
     if key in table:
         return table[key]
     if key.rstrip(".") in table:
@@ -134,6 +140,13 @@ def _money_pattern() -> re.Pattern[str]:
         rf"(?:(?P<c1>{cur})\s?(?P<n1>{NUM})(?!\d)|(?<![\w.,])(?P<n2>{NUM})\s?(?P<c2>{cur}))",
         re.I,
     )
+
+
+def _plural_like(word: str) -> bool:
+    """"rolls", "rollos", "Rollen", "rotoli": a plural unit word (a singular one after a
+    number is more often the start of a product name: "2 Sack truck")."""
+    w = word.lower().rstrip(".")
+    return len(w) > 3 and w.endswith(("s", "en", "i", "x", "es"))
 
 
 def _clean(value: Decimal) -> Decimal:
@@ -176,7 +189,7 @@ def _date_patterns() -> tuple[re.Pattern[str], ...]:
             re.I,
         ),
         re.compile(month + r"\s+(?P<md>\d{1,2})(?:st|nd|rd|th)?(?![\d])(?:,?\s+(?P<y2>\d{4}))?(?!\d)", re.I),
-        re.compile(r"(?<![\d.,/:])(?P<ny>\d{1,2}[./]\d{1,2})\.?(?![\d,/:])(?!\.\d)"),
+        re.compile(r"(?<![\w.,/:])(?P<ny>\d{1,2}[./]\d{1,2})\.?(?![\d,/:])(?!\.\d)"),
     )
 
 
@@ -472,7 +485,11 @@ class _Reader:
     def read(self) -> Order | None:
         po = self.po_number()
         for d in self.dates:
-            self.state.masked.append(d.span)
+            # "1 set of bits" reads as 1 September: a weak date only counts after a date cue
+            line = self._line_of(d.span[0])
+            left = self.text[line.start if line else 0 : d.span[0]]
+            if not d.weak or self._date_cue(left) is not None:
+                self.state.masked.append(d.span)
         ship_to = self.ship_to()
         items = self.items()
         if not items:
@@ -533,16 +550,20 @@ class _Reader:
             if line is None:
                 continue
             left = self.text[max(line.start, d.span[0] - 80) : d.span[0]]
-            left_trim = self.p.weekday_tail.sub("", left)
+            lefts = (left, self.p.weekday_tail.sub("", left))
             sentence = self._sentence(d.span[0])
             score, rule, kind = 0.0, "", ""
-            if self.p.order_date_label.search(self.text[line.start : d.span[0]]) or self.p.order_date_cue.search(left_trim):
-                score, rule, kind = 0.9, "order-date-label", "order"
-            elif self.p.delivery_label.search(left_trim):
+
+            def cue(pattern: re.Pattern[str]) -> bool:
+                return any(pattern.search(x) for x in lefts)
+
+            if cue(self.p.delivery_label):
                 score, rule, kind = 0.92, "delivery-label", "delivery"
-            elif self.p.strong_cue.search(left_trim):
+            elif self.p.order_date_label.search(self.text[line.start : d.span[0]]) or cue(self.p.order_date_cue):
+                score, rule, kind = 0.9, "order-date-label", "order"
+            elif cue(self.p.strong_cue):
                 score, rule, kind = 0.9, "delivery-cue", "delivery"
-            elif self.p.weak_cue.search(left_trim) and self.p.delivery_words.search(sentence):
+            elif cue(self.p.weak_cue) and self.p.delivery_words.search(sentence):
                 score, rule, kind = 0.8, "delivery-sentence", "delivery"
             elif not d.weak and self.p.delivery_words.search(sentence):
                 score, rule, kind = 0.6, "date-in-delivery-sentence", "delivery"
@@ -639,11 +660,15 @@ class _Reader:
         return bool(re.search(r"(?<![^\W_])(?:to|an|nach|à|a|en|aan|naar|at|bei|chez|presso|至|到)\s*[:：]$", s, re.I))
 
     def _consume_block(self, i: int, rest: str) -> list[tuple[int, str]]:
-        """Lines of an address block: the rest of line ``i`` and the lines below up to a blank line."""
+        """Lines of an address block: the rest of line ``i`` and the address lines below it."""
         block: list[tuple[int, str]] = []
         line = self.lines[i]
         if rest.strip():
             block.append((line.start + line.text.find(rest.strip()), rest.strip()))
+            complete = parse_address([rest.strip()], single_line=True)
+            if complete and complete.postal_code:
+                self.state.consumed.add(i)
+                return block  # "Lieferadresse: NAME, STREET, 22113 Hamburg" is the whole address
         self.state.consumed.add(i)
         j = i + 1
         while j < len(self.lines) and len(block) < 8:
@@ -655,11 +680,13 @@ class _Reader:
                 if j - i > 2:
                     break
                 continue
-            if self._is_label_line(t) or self._looks_like_item(t):
+            if self._is_label_line(t) or self._looks_like_item(t) or not _address_line_like(t, first=not block):
                 break
             block.append((self.lines[j].start + (len(t) - len(t.lstrip())), t.strip()))
             self.state.consumed.add(j)
             j += 1
+            if normalise_country(t.strip()):
+                break  # the country ends an address
         return block
 
     def _is_label_line(self, t: str) -> bool:
@@ -898,16 +925,16 @@ class _Reader:
             if value is None:
                 return None
             quantity = Field(_clean(value), 0.9, self.prov((qstart + m.start(), qstart + m.end()), "table-quantity"))
-            um = _units().pattern.search(qtext[m.end() :])
+            um = _units(self.language).pattern.search(qtext[m.end() :])
             if um:
-                code = unit_code(um.group(0))
+                code = unit_code(um.group(0), self.language)
                 if code:
                     uom = Field(code, 0.85, self.prov((qstart + m.end() + um.start(), qstart + m.end() + um.end()), "table-quantity-unit"))
         else:
             return None
         u = cell("uom")
         if u and not uom.present:
-            code = unit_code(u[1])
+            code = unit_code(u[1], self.language)
             if code:
                 uom = Field(code, 0.9, self.prov((u[0], u[0] + len(u[1])), "table-uom"))
         codes: list[tuple[float, int, str]] = []
@@ -1005,7 +1032,7 @@ class _Reader:
         def in_money(a: int, b: int) -> bool:
             return any(x <= a < y or x < b <= y for x, y in money)
 
-        units = _units().pattern
+        units = _units(self.language).pattern
         for m in re.finditer(rf"(?<![\w.,/-])(?P<num>{NUM})(?P<sp>\s*)(?P<unit>{units.pattern})", masked, re.I):
             a, b = m.span()
             if in_money(m.start("num"), m.end("num")):
@@ -1030,13 +1057,13 @@ class _Reader:
             depth = before.count("(") - before.count(")")
             if depth > 0:
                 score -= 2
-            code = unit_code(unit)
+            code = unit_code(unit, self.language)
             if code in ("EA", "BX", "CS", "PK"):
                 score += 1
             connector = re.match(r"\s*(?:[x×*]|of|de|di|van|-|–|:)\s+\S", masked[b:], re.I)
             if connector:
                 score += 1
-            if code == "" and not connector:
+            if code == "" and not connector and not _plural_like(unit):
                 # "2 Sack truck": a unit word we cannot map, not followed by "of"/"x",
                 # is more likely the start of the item's name; keep it there.
                 out.append((score - 1, a, m.end("num"), "unit", m.group("num"), None))
@@ -1047,7 +1074,7 @@ class _Reader:
                 continue
             score = 3.0 + (2 if m.start() == first else 0)
             out.append((score, m.start(), m.end(), "times", m.group("num"), None))
-        for m in re.finditer(rf"(?<=\s)[x×*]\s*(?P<num>{NUM})(?=\s*(?:$|[,;)]))", masked):
+        for m in re.finditer(rf"(?<=\s)[x×*]\s*(?P<num>{NUM})(?=\s*(?:$|[,;)]|@|at\s|à\s|zu\s|[€£$¥]))", masked, re.I):
             out.append((2.0, m.start(), m.end(), "times-after", m.group("num"), None))
         for m in re.finditer(rf"(?<![\w.,/-])(?P<num>{NUM})\s+(?:of|de|di|van)\s+(?=\S)", masked, re.I):
             if in_money(*m.span("num")):
@@ -1067,12 +1094,15 @@ class _Reader:
                 unit = um.group(1)
                 end += um.end()
             out.append((5.0, m.start(), end, "label", m.group("num"), unit))
+        vague_spans = [m.span() for m in self.p.vague.finditer(masked)]
         for m in self.p.number_word_pattern.finditer(masked):
+            if any(x <= m.start() < y for x, y in vague_spans):
+                continue  # "een paar", "a few": not a number
             um = re.match(rf"\s+(?P<unit>{units.pattern})", masked[m.end() :], re.I)
             if not um:
                 continue
             word = fold(m.group("word"))
-            code = unit_code(um.group("unit"))
+            code = unit_code(um.group("unit"), self.language)
             if word in ("a", "an", "un", "une", "ein", "eine", "een", "uno", "una") and code not in ("BX", "CS", "PK", ""):
                 continue
             score = 3.0 + (2 if m.start() == first else 0)
@@ -1088,22 +1118,31 @@ class _Reader:
 
     def _split_items(self, body: str, masked: str) -> list[tuple[int, int]]:
         """Several items in one sentence ("20 boxes of A and 5 cases of B") become chunks."""
-        strong = sorted({(a, b) for s, a, b, kind, _, _ in self._candidates(masked) if s >= 3 and kind in ("unit", "word", "vague", "times")})
+        strong = sorted(
+            {
+                (a, b)
+                for s, a, b, kind, _, _ in self._candidates(masked)
+                if (s >= 3 and kind in ("unit", "word", "vague", "times")) or (s >= 2 and kind == "of")
+            }
+        )
         if len(strong) < 2:
             return [(0, len(body))]
         cuts = [0]
+        separator = re.compile(
+            r"(?:,\s|;|\s\+\s|\s&\s|、|，|；|[.?!？！](?:\s|$)|\s(?:and|und|et|y|e|en|plus|sowie|as well as|和|及)\s)", re.I
+        )
         for a, _ in strong[1:]:
             before = masked[cuts[-1] : a]
-            sep = re.search(r"(?:,|;|\+|&|、|，|；|\s(?:and|und|et|y|e|en|plus|sowie|as well as|和|及)\s*)\s*$", before, re.I)
-            if sep:
-                cuts.append(cuts[-1] + sep.start())
+            seps = list(separator.finditer(before))
+            if seps and seps[-1].start() > 0:
+                cuts.append(cuts[-1] + seps[-1].start() + (1 if before[seps[-1].start()] in ".?!？！" else 0))
         if len(cuts) == 1:
             return [(0, len(body))]
         chunks = []
         for k, start in enumerate(cuts):
             stop = cuts[k + 1] if k + 1 < len(cuts) else len(body)
             seg = body[start:stop]
-            lead = len(seg) - len(seg.lstrip(" ,;+&、，；"))
+            lead = len(seg) - len(seg.lstrip(" ,;+&、，；.?!？！"))
             s = start + lead
             m = re.match(r"(?:and|und|et|y|e|en|plus|sowie|as well as|和|及)\s+", body[s:stop], re.I)
             if m:
@@ -1150,7 +1189,7 @@ class _Reader:
             quantity = Field(_clean(value), conf, self.prov((base + qstart, base + max(qstart + 1, qspan_end)), f"qty-{kind}"))
         uom: Field[str] = MISSING
         if unit:
-            code = unit_code(unit)
+            code = unit_code(unit, self.language)
             if code:
                 k = masked.find(unit, a, b + 1) if masked.find(unit, a, b + 1) >= 0 else a
                 uom = Field(code, 0.9, self.prov((base + k, base + k + len(unit)), "unit-word"))
@@ -1160,9 +1199,18 @@ class _Reader:
             self._currencies.append((currency, base))
         if not unit_price.present and line_total.present and quantity.present and quantity.value:
             unit_price = Field((line_total.value / quantity.value).quantize(Decimal("0.0001")).normalize(), 0.55, line_total.provenance)
+        # where the item's own words end ("... by Friday 5th Dec", "... to our Leeds depot", ". Thanks")
+        cut = self._item_end(masked, body, base, after=b)
+        removed = [(a, b), *price_spans, (cut, len(body))]
+        # prose before a mid-sentence quantity ("please send us 20 boxes of X") is not the item
+        if a > 0:
+            after = "".join(" " if any(x <= k < y for x, y in removed) else masked[k] for k in range(b, cut))
+            after = re.sub(r"^\s*(?:[x×*:@-]|of|de|des|di|van|d')\s+", " ", after, flags=re.I)
+            if re.search(r"[^\W\d_]{2,}", after):
+                removed.append((0, a))
         # codes
-        removed = [(a, b), *price_spans]
-        codes = [c for c in self._codes_in(masked, 0) if not any(x <= c[1] < y for x, y in removed)]
+        codes = [c for c in self._codes_in(masked, 0) if not any(x <= c[1] < y for x, y in removed if (x, y) != (0, a))]
+        codes = [c for c in codes if c[1] < cut]
         customer_sku: Field[str] = MISSING
         for score_c, pos, token in codes:
             if score_c >= 6.5 and score_c < 7:
@@ -1181,9 +1229,49 @@ class _Reader:
             quantity_text=vague_text,
             line_total=line_total,
             codes=tuple(dict.fromkeys(ordered)),
-            text=(line.text.strip() if not multi else body.strip()),
+            text=(line.text.strip() if not multi else body[: max(cut, b)].strip(" ,;.")),
         )
         return _Item(ol, vague_text, (base, base + len(body)))
+
+    def _item_end(self, masked: str, body: str, base: int, *, after: int) -> int:
+        """Offset in the chunk where the item's words end: a date cue, a ship-to phrase,
+        a site reference or the end of the sentence after the quantity."""
+        end = len(masked)
+        for d in self.dates:
+            if d.span not in self.state.masked:
+                continue  # a weak date without a cue ("4.8" in "200x4.8") is product text
+            if base + after <= d.span[0] < base + end:
+                left = self.text[base : d.span[0]]
+                cue = self._date_cue(left)
+                end = min(end, (cue if cue is not None else d.span[0] - base))
+                break
+        for pattern in (self.p.ship_phrase, *self.p.sites):
+            m = pattern.search(body, after)
+            if m and m.start() < end:
+                end = m.start()
+                prep = re.search(r"(?<![^\W_])(?:to|an|nach|à|a|en|aan|naar|for|für|pour|para|per|at|bei|chez)\s*$", body[:end], re.I)
+                if prep:
+                    end = prep.start()
+        for m in re.finditer(r"[.!?](?=\s|$)", masked[after:end]):
+            k = after + m.start()
+            if masked[:k].count("(") > masked[:k].count(")"):
+                continue
+            word = re.search(r"([^\W\d_]+)$", masked[:k])
+            if masked[k] == "." and word and (fold(word.group(1)) in self.p.abbreviations or len(word.group(1)) == 1):
+                continue
+            end = k
+            break
+        return end
+
+    def _date_cue(self, left: str) -> int | None:
+        """Start of the delivery cue ending ``left`` (the text right before a date), if any."""
+        trimmed = self.p.weekday_tail.sub("", left)
+        for text in (left, trimmed):
+            for pattern in (self.p.delivery_label, self.p.strong_cue, self.p.weak_cue, self.p.order_date_cue):
+                m = pattern.search(text)
+                if m:
+                    return m.start()
+        return None
 
     def _prices(self, masked: str, qty: Span, base: int, uom: Field[str]):
         unit_price: Field[Decimal] = MISSING
@@ -1215,7 +1303,7 @@ class _Reader:
             after = masked[e:]
             per = self.p.per_unit.match(after)
             if per:
-                um = _units().pattern.match(after[per.end() :])
+                um = _units(self.language).pattern.match(after[per.end() :])
                 if um:
                     e += per.end() + um.end()
                 else:
@@ -1330,6 +1418,8 @@ class _Reader:
                 if desc.endswith(" " + t):
                     desc = desc[: -len(t)].strip(" -–:,;")
         desc = desc.strip(" -–:,;")
+        if re.fullmatch(r"\([^()]*\)", desc):
+            desc = desc[1:-1].strip()
         if not re.search(r"[^\W\d_]{2,}|[\u4e00-\u9fff]", desc):
             return MISSING
         start = body.find(desc[: min(len(desc), 12)])
@@ -1366,12 +1456,15 @@ class _Reader:
 
     def notes(self) -> Field[str]:
         found: list[tuple[int, int, str]] = []
-        for m in self.p.notes_label.finditer(self.region):
-            rest = m.group("rest").strip()
-            if rest:
-                found.append((m.start("rest"), m.end("rest"), rest))
+        labelled: set[int] = set()
         for i, line in enumerate(self.lines):
-            if i in self.state.consumed or not line.text.strip():
+            m = self.p.notes_label.match(line.text)
+            if m and m.group("rest").strip():
+                rest = m.group("rest").strip()
+                found.append((line.start + m.start("rest"), line.start + m.end("rest"), rest))
+                labelled.add(i)
+        for i, line in enumerate(self.lines):
+            if i in self.state.consumed or i in labelled or not line.text.strip():
                 continue
             if self.p.instructions.search(line.text) and self.p.delivery_words.search(line.text):
                 if not any(a <= line.start < b for a, b, _ in found):
@@ -1475,6 +1568,28 @@ def parse_address(lines: list[str], *, single_line: bool = False) -> Address | N
             name = ", ".join(before[:street_at]) or None
             street = ", ".join(before[street_at:]) or None
     return Address(name=name, street=street, postal_code=pc, city=city, country=country)
+
+
+def _address_line_like(text: str, *, first: bool) -> bool:
+    """Could ``text`` be a line of a postal address (name, street, postcode + city, country)?"""
+    t = text.strip()
+    if not t or len(t) > 120:
+        return False
+    if normalise_country(t):
+        return True
+    if t.endswith(("!", "?")) or (t.endswith(".") and len(t.split()) > 3 and not _patterns().street_words.search(t)):
+        return False
+    if re.search(r"[:：]\s*\S", t) and not re.match(r"^\S+[:：]\s*\d", t):
+        return False
+    for seg in [t, *[s.strip() for s in t.split(",")]]:
+        if any(p.match(seg) for p, _ in _POSTAL_PATTERNS):
+            return True
+    if re.search(r"\d", t) and (_patterns().street_words.search(t) or re.match(r"^\d+[a-zA-Z]?\s+\S|^\D+\s\d+[a-zA-Z]?(?:[-/]\d+)?$", t)):
+        return True
+    words = t.split()
+    if first or len(words) <= 6:
+        return len(words) <= 8 and not re.search(rf"[{_CJK}]{{4,}}", t) and not _patterns().urgent.search(t)
+    return False
 
 
 # --- language ------------------------------------------------------------------
