@@ -91,6 +91,15 @@ def _evidence(kind: str, subject: str, text: str) -> _Evidence:
     return _Evidence(s_strong, t_strong, w)
 
 
+@cache
+def _order_words() -> re.Pattern[str]:
+    return phrase_pattern(text_vocabulary()["kinds"]["order"]["weak"])
+
+
+def _mentions_order(phrase: str) -> bool:
+    """"amend the order", "revised PO", "Änderung zur Bestellung" (not "please change")."""
+    return bool(_order_words().search(phrase))
+
 _AUTO_REPLY = re.compile(r"auto-replied|auto_reply|autoreply|vacation|out of office", re.I)
 
 
@@ -119,7 +128,9 @@ def classify(message: Message, *, has_order_document: bool, body_orders: int) ->
 
     def result(kind: MessageKind, confidence: float, *why: str) -> Classification:
         evidence = "; ".join(w for w in why if w) or "no evidence words"
-        return Classification(kind, round(min(max(confidence, 0.0), 1.0), 3), po, evidence)
+        # a new order's own PO comes from its extraction; a PO named around it is an older one
+        referenced = None if kind is MessageKind.ORDER else po
+        return Classification(kind, round(min(max(confidence, 0.0), 1.0), 3), referenced, evidence)
 
     def conf(e: _Evidence) -> float:
         if e.subject_strong and e.text_strong:
@@ -135,6 +146,10 @@ def classify(message: Message, *, has_order_document: bool, body_orders: int) ->
         (MessageKind.CHANGE, change, cancel),
     ):
         if not e.strong or e.score < rival.score:
+            continue
+        if has_order_document and not e.subject_strong and not any(_mentions_order(w) for w in e.text_strong):
+            # "attached PO; please change the invoice address in your records": with a
+            # document, only words about the order itself ("amend the order") make a change
             continue
         if has_order_document or body_orders:
             # a new order may mention an old one: the words must outweigh the order's own
