@@ -20,6 +20,7 @@ import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
@@ -31,6 +32,7 @@ from extractors.normalise import (
     normalise_country,
     normalise_currency,
     normalise_uom,
+    parse_date,
     parse_decimal,
 )
 
@@ -296,6 +298,25 @@ def day_first_evidence(texts: Iterable[str]) -> bool | None:
     return None
 
 
+_DASHED_DATE = re.compile(r"\b(\d{1,2})[-./ ]([^\W\d_]{3,}\.?)[-./ ](\d{4}|\d{2})\b")
+
+
+def read_date(text: str | None, *, day_first: bool, reference: date | None) -> date | None:
+    """``parse_date``, also for ERP prints such as ``15-Jan-2027`` and ``03-DEC-26``."""
+    if not text:
+        return None
+    found = parse_date(text, day_first=day_first, reference=reference)
+    if found is not None:
+        return found
+
+    def spaced(m: re.Match[str]) -> str:
+        year = m.group(3) if len(m.group(3)) == 4 else f"20{m.group(3)}"
+        return f"{m.group(1)} {m.group(2)} {year}"
+
+    dashed = _DASHED_DATE.sub(spaced, text)
+    return parse_date(dashed, day_first=day_first, reference=reference) if dashed != text else None
+
+
 def urgent_phrase(text: str) -> str | None:
     """The urgency word a text holds (``URGENT``, ``Eilt!``, ``urgente``, ``加急``), if any.
 
@@ -500,7 +521,7 @@ def find_postal(line: str) -> PostalLine | None:
                 if normalise_country(tail):
                     after = head.strip(" ,")
             if after and re.search(r"[^\W\d_]", after) and not re.match(r"\d", after):
-                city = after  # code first, city after (most of Europe)
+                city = re.sub(r"\s*\([A-Z]{1,3}\)$", "", after)  # code first, city after; "(MI)" is a province
                 if "," in before or before:
                     return PostalLine(match.group("code"), city, before)
                 return PostalLine(match.group("code"), city, "")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from bot.model import MISSING, Address, Field, Provenance
 from extractors.context import ExtractionContext
 from extractors.lines import (
+    read_date,
     day_first_evidence,
     fold_label,
     has_cjk,
@@ -37,7 +38,7 @@ from extractors.lines import (
     read_po_number,
     urgent_phrase,
 )
-from extractors.normalise import normalise_country, normalise_currency, parse_date
+from extractors.normalise import normalise_country, normalise_currency
 
 if TYPE_CHECKING:
     from extractors.pdf import PageText, TextLine, Word
@@ -466,7 +467,7 @@ def read_header(
                     value = read_po_number(text)
                 elif hit.section == "currency":
                     value = read_currency(text)
-                elif any(parse_date(text, day_first=d, reference=context.reference_date) for d in (True, False)):
+                elif any(read_date(text, day_first=d, reference=context.reference_date) for d in (True, False)):
                     value = text  # read once the document's date order is known
                 else:
                     value = None
@@ -491,7 +492,7 @@ def read_header(
         found = pick(name)
         if not found.present:
             return MISSING
-        value = parse_date(str(found.value), day_first=day_first, reference=context.reference_date)
+        value = read_date(str(found.value), day_first=day_first, reference=context.reference_date)
         return Field(value, found.confidence, found.provenance) if value else MISSING
 
     totals = read_totals(pages, source=source, decimal_comma=decimal_comma, skip=table_lines)
@@ -536,8 +537,8 @@ def _day_first(
     if order_date.present and delivery_date.present:
         consistent = []
         for reading in (True, False):
-            ordered = parse_date(str(order_date.value), day_first=reading, reference=context.reference_date)
-            wanted = parse_date(str(delivery_date.value), day_first=reading, reference=context.reference_date)
+            ordered = read_date(str(order_date.value), day_first=reading, reference=context.reference_date)
+            wanted = read_date(str(delivery_date.value), day_first=reading, reference=context.reference_date)
             if ordered and wanted and ordered <= wanted:
                 consistent.append(reading)
         if len(consistent) == 1:

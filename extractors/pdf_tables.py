@@ -268,10 +268,6 @@ def _opens_row(cells: dict[int, list[Word]], columns: Sequence[Column], decimal_
     return False
 
 
-def _only_text(cells: dict[int, list[Word]], columns: Sequence[Column]) -> bool:
-    return all(columns[i].role in TEXT_ROLES or columns[i].role is None for i in cells)
-
-
 def _summary_line(line: TextLine) -> str | None:
     """``total``/``tax``/``charges``/``carried_forward`` when the line is such a row."""
     for hit in line_hits(line):
@@ -292,64 +288,93 @@ class _Walk:
     ended: str  # total | footer | gap | text | page_end
 
 
+def _attachable(cells: dict[int, list[Word]], columns: Sequence[Column]) -> bool:
+    """A line without amounts that may belong to an item: text only in text
+    (or position) columns, e.g. a wrapped description or a code on its own line."""
+    return all(
+        columns[i].role not in (Role.QUANTITY, Role.UNIT_PRICE, Role.LINE_TOTAL) for i in cells
+    )
+
+
+def _centre(line: TextLine) -> float:
+    return (line.top + line.bottom) / 2
+
+
 def _walk(
     lines: Sequence[TextLine],
     columns: list[Column],
     page: int,
     decimal_comma: bool | None,
-    *,
-    require_open: bool = False,
 ) -> _Walk:
-    """Group the lines after a header into rows until the table ends."""
-    rows: list[_Row] = []
+    """Group the lines after a header into rows until the table ends.
+
+    A line with a quantity or an amount anchors an item; text-only lines (a
+    wrapped description, a code or description printed above vertically
+    centred numbers) join the nearest anchor, the earlier one on a tie.
+    """
+    collected: list[tuple[TextLine, bool]] = []
     keys: set[tuple[int, int]] = set()
     prev: TextLine | None = None
     pitches: list[float] = []
+    ended = "page_end"
+    last_anchor: TextLine | None = None
     for line in lines:
         if _footer_line(line):
-            return _Walk(rows, keys, "footer")
+            ended = "footer"
+            break
         if header_columns(line) is not None:
             keys.add(line.key)  # a repeated header
             prev = line
             continue
-        if prev is not None and rows:
+        if prev is not None and collected:
             pitch = statistics.median(pitches) if pitches else 1.4 * line.size
             if line.top - prev.top > max(3.5 * pitch, 3.0 * line.size):
-                return _Walk(rows, keys, "gap")
+                ended = "gap"
+                break
         cells = _assign(line.words, columns)
         kind = _summary_line(line)
         if kind == "carried_forward":
             keys.add(line.key)
             prev = line
             continue
-        opens = _opens_row(cells, columns, decimal_comma)
+        anchor = _opens_row(cells, columns, decimal_comma)
         qty = _role_index(columns, Role.QUANTITY)
-        if kind is not None and not (qty is not None and qty in cells and opens and any(is_number_like(w.text) for w in cells[qty])):
-            return _Walk(rows, keys, "total")
+        if kind is not None and not (anchor and qty is not None and qty in cells and any(is_number_like(w.text) for w in cells[qty])):
+            ended = "total"
+            break
         if re.fullmatch(r"[-=_.\s]+", line.text):
-            prev = line if rows else prev
+            prev = line if collected else prev
             continue  # a typed ruling line
-        if opens:
-            if rows and prev is not None:
-                pitches.append(line.top - prev.top)
-            rows.append(_Row(page, [line]))
-            keys.add(line.key)
+        if anchor:
+            if last_anchor is not None:
+                pitches.append(line.top - last_anchor.top)
+            last_anchor = line
+            collected.append((line, True))
             prev = line
             continue
-        if require_open and not rows:
+        if not _attachable(cells, columns):
+            if last_anchor is not None:
+                ended = "text"
+                break
+            continue  # text above the first item (a sub-heading)
+        collected.append((line, False))
+        prev = line
+    # Trailing text after the last item belongs to it only when it is close.
+    anchors = [i for i, (_, is_anchor) in enumerate(collected) if is_anchor]
+    rows: dict[int, _Row] = {i: _Row(page, [collected[i][0]]) for i in anchors}
+    for i, (line, is_anchor) in enumerate(collected):
+        if is_anchor or not anchors:
             continue
-        continuation = rows and _only_text(cells, columns) and prev is not None and line.top - prev.bottom <= 1.2 * line.size
-        if continuation:
-            rows[-1].lines.append(line)
-            keys.add(line.key)
-            prev = line
-            continue
-        if rows:
-            return _Walk(rows, keys, "text")
-        # text before the first row (a sub-header); the table has not started yet
-        if prev is not None and line.top - prev.top > 4 * line.size:
-            return _Walk(rows, keys, "gap")
-    return _Walk(rows, keys, "page_end")
+        nearest = min(anchors, key=lambda j: (abs(_centre(collected[j][0]) - _centre(line)), j > i))
+        if abs(_centre(collected[nearest][0]) - _centre(line)) <= 1.5 * max(line.size, collected[nearest][0].size):
+            rows[nearest].lines.append(line)
+    ordered = []
+    for i in anchors:
+        row = rows[i]
+        row.lines.sort(key=lambda ln: ln.top)
+        keys.update(ln.key for ln in row.lines)
+        ordered.append(row)
+    return _Walk(ordered, keys, ended)
 
 
 def _row_cells(
@@ -440,7 +465,7 @@ def read_line_items(pages: Sequence[PageText], *, source: str, decimal_comma: bo
         if not found_header and open_columns is not None:
             columns, rule, confidence = open_columns
             body = [ln for ln in page.lines if ln.key not in keys]
-            walk = _walk(body, columns, page.number, decimal_comma, require_open=True)
+            walk = _walk(body, columns, page.number, decimal_comma)
             if walk.rows:
                 tables.append(_Table(columns, walk.rows, rule, confidence * 0.95))
                 keys |= walk.keys

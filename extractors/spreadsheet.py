@@ -29,6 +29,7 @@ from bot.errors import UnreadableInput
 from bot.model import MISSING, Address, Document, Field, Order, OrderLine, Provenance, Reason, ReasonCode
 from extractors.context import ExtractionContext
 from extractors.lines import (
+    read_date,
     Cell,
     Role,
     build_line,
@@ -46,7 +47,7 @@ from extractors.lines import (
     read_po_number,
     urgent_phrase,
 )
-from extractors.normalise import normalise_currency, parse_date
+from extractors.normalise import normalise_currency
 
 KEY_SECTIONS = ("po_number", "order_date", "delivery_date", "currency", "ship_to", "bill_to", "notes", "customer_name")
 STOP_SECTIONS = ("total", "tax", "charges")
@@ -349,7 +350,7 @@ def _key_values(
                     found[section] = Field(raw.date(), 0.97, provenance)
                 elif isinstance(raw, date):
                     found[section] = Field(raw, 0.97, provenance)
-                elif parsed := parse_date(str(raw), day_first=day_first, reference=context.reference_date):
+                elif parsed := read_date(str(raw), day_first=day_first, reference=context.reference_date):
                     found[section] = Field(parsed, 0.9, provenance)
             elif section == "currency":
                 if code := normalise_currency(str(raw).strip()):

@@ -480,12 +480,207 @@ def de_fake_bold(doc: Doc) -> bytes:
     return s.bytes()
 
 
+def it_stacked(doc: Doc) -> bytes:
+    """Italian: logo initials, captions stacked over values in a ruled grid,
+    vendor / bill-to / ship-to boxes side by side, a ruled table with a
+    two-line header cell, a per-line delivery date column and wrapped
+    descriptions whose numbers sit vertically centred in the row."""
+    s = Sheet()
+    s.box(40, 28, 80, 62)
+    s.text(46, 37, "".join(w[0] for w in doc.buyer[0].split()[:2]).upper(), size=16, bold=True)
+    s.text(90, 32, doc.buyer[0], size=13, bold=True)
+    s.text(90, 50, " - ".join(doc.buyer[1:]), size=8)
+    s.right(555, 32, "ORDINE D'ACQUISTO", size=14, bold=True)
+    cols = [40, 143, 246, 349, 452, 555]
+    s.box(40, 80, 555, 114)
+    s.hline(40, 555, 95)
+    for xx in cols[1:-1]:
+        s.vline(xx, 80, 114)
+    captions = ["Numero ordine", "Data ordine", "Data consegna", "Valuta", "Pagamento"]
+    values = [doc.po_number, day_month_year(doc.order_date),
+              day_month_year(doc.delivery_date) if doc.delivery_date else "", doc.currency, "60 gg d.f.f.m."]
+    for i, (caption, value) in enumerate(zip(captions, values, strict=True)):
+        s.text(cols[i] + 4, 84, caption, size=7.5, bold=True)
+        s.text(cols[i] + 4, 100, value, size=9)
+    boxes = [(40, "Fornitore", doc.vendor), (217, "Intestatario fattura", doc.bill_to), (394, "Destinazione merce", doc.ship_to)]
+    for x0, label, lines in boxes:
+        s.box(x0, 130, x0 + 161, 200)
+        s.text(x0 + 5, 134, label, size=8, bold=True)
+        for i, line in enumerate(lines):
+            s.text(x0 + 5, 148 + 11 * i, line, size=8.5)
+    cols = [40, 68, 126, 300, 338, 368, 428, 488, 555]
+    top = 230
+    s.box(cols[0], top, cols[-1], top + 24, fill=0.88)
+    heads = ["Pos.", "Codice", "Descrizione", "Q.tà", "U.M.", "Prezzo|unitario", "Importo", "Consegna"]
+    for i, head in enumerate(heads):
+        for k, part in enumerate(head.split("|")):
+            s.text(cols[i] + 3, top + 3 + 10 * k, part, size=7.5, bold=True)
+    y = top + 24
+    edges = [top, y]
+    for n, item in enumerate(doc.items, 1):
+        words = item.description.split()
+        wrapped = len(item.description) > 32
+        parts = [" ".join(words[: len(words) // 2 + 1]), " ".join(words[len(words) // 2 + 1 :])] if wrapped else [item.description]
+        height = 24 if wrapped else 14
+        mid = y + height / 2 - 4
+        for k, part in enumerate(parts):
+            s.text(cols[2] + 3, y + 3 + 10 * k, part, size=8)
+        s.text(cols[0] + 3, y + 3, str(n * 10), size=8)
+        s.text(cols[1] + 3, y + 3, item.code or "", size=8)
+        s.right(cols[4] - 3, mid, qty(item.quantity, "comma"), size=8)
+        s.text(cols[4] + 3, mid, item.unit or "", size=8)
+        s.right(cols[6] - 3, mid, money(item.unit_price, "comma"), size=8)
+        s.right(cols[7] - 3, mid, money(item.total, "comma"), size=8)
+        s.text(cols[7] + 3, mid, day_month_year(doc.delivery_date) if doc.delivery_date else "", size=8)
+        y += height
+        edges.append(y)
+    for yy in edges:
+        s.hline(cols[0], cols[-1], yy)
+    for xx in cols:
+        s.vline(xx, top, y)
+    iva = (doc.net * Decimal("0.22")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    y += 14
+    for label, value in (("Imponibile", doc.net), ("IVA 22%", iva), ("Totale ordine", doc.net + iva)):
+        s.text(390, y, label, size=9, bold=label.startswith("Totale"))
+        s.right(555, y, "€ " + money(value, "comma"), size=9, bold=label.startswith("Totale"))
+        y += 12
+    if doc.notes:
+        s.text(40, y + 16, "Note: " + doc.notes, size=9)
+    s.text(40, 800, "Cap. Soc. € 100.000 i.v. - P.IVA IT01234567890 - Banca Intesa IBAN IT60 X054 2811 1010 0000 0123 456",
+           size=6.5)
+    return s.bytes()
+
+
+def en_rush_shaded(doc: Doc) -> bytes:
+    """US letter: ship-to at the top left and vendor at the right, the PO number
+    inside a shaded title bar, dates like 03-Dec-2026 on one key/value line, a
+    RUSH stamp, a whitespace table with alternating shaded rows, quantity after
+    price, the currency only in a column header, no bill-to."""
+    s = Sheet(LETTER)
+    s.text(40, 30, doc.buyer[0], size=15, bold=True)
+    s.text(40, 50, ", ".join(doc.buyer[1:]), size=8)
+    if doc.urgent:
+        s.right(572, 30, "RUSH ORDER", size=16, bold=True)
+    s.text(40, 80, "SHIP TO:", size=8.5, bold=True)
+    for i, line in enumerate(doc.ship_to):
+        s.text(40, 93 + 11 * i, line, size=9)
+    s.text(330, 80, "VENDOR:", size=8.5, bold=True)
+    for i, line in enumerate(doc.vendor):
+        s.text(330, 93 + 11 * i, line, size=9)
+    s.box(40, 150, 572, 168, fill=0.85)
+    s.text(46, 154, f"PURCHASE ORDER No. {doc.po_number}", size=11, bold=True)
+
+    def erp(d: date) -> str:
+        return f"{d.day:02d}-{MONTHS['en'][d.month - 1][:3]}-{d.year}"
+
+    s.text(40, 180, f"Date: {erp(doc.order_date)}", size=9)
+    s.text(190, 180, f"Delivery Date: {erp(doc.delivery_date)}" if doc.delivery_date else "", size=9)
+    s.text(380, 180, "Terms: Net 30", size=9)
+    s.text(480, 180, "Buyer: J. Smith", size=9)
+    x = {"desc": 44, "part": 250, "price": 390, "qty": 450, "uom": 462, "amount": 568}
+    y = 210
+    s.text(x["desc"], y, "Description", size=8.5, bold=True)
+    s.text(x["part"], y, "Part Number", size=8.5, bold=True)
+    s.right(x["price"], y, "Unit Price", size=8.5, bold=True)
+    s.right(x["qty"], y, "Quantity", size=8.5, bold=True)
+    s.text(x["uom"], y, "UOM", size=8.5, bold=True)
+    s.right(x["amount"], y, "Amount (USD)", size=8.5, bold=True)
+    y += 16
+    for n, item in enumerate(doc.items):
+        if n % 2 == 0:
+            s.box(40, y - 3, 572, y + 11, fill=0.93)
+        s.text(x["desc"], y, item.description, size=8.5)
+        s.text(x["part"], y, item.code or "", size=8.5)
+        s.right(x["price"], y, money(item.unit_price, "dot"), size=8.5)
+        s.right(x["qty"], y, qty(item.quantity, "dot"), size=8.5)
+        s.text(x["uom"], y, item.unit or "", size=8.5)
+        s.right(x["amount"], y, money(item.total, "dot"), size=8.5)
+        y += 14
+    y += 12
+    for label, value in (("Subtotal", doc.net), ("Shipping & Handling", Decimal("35.00")), ("Total", doc.net + 35)):
+        s.text(390, y, label, size=9, bold=label == "Total")
+        s.right(568, y, "$" + money(value, "dot"), size=9, bold=label == "Total")
+        y += 12
+    if doc.notes:
+        s.text(40, y + 14, "Remarks:", size=9, bold=True)
+        s.text(90, y + 14, doc.notes, size=9)
+    s.text(40, 760, "Questions? Call purchasing at (425) 555-0142 or email po@cascade-marine.example", size=7)
+    return s.bytes()
+
+
+_CJK_FONT = "STSong-Light"
+
+
+def zh_only(doc: Doc) -> bytes:
+    """Chinese only: labels with full-width colons glued to their values, an
+    urgent stamp (加急), a ruled table with Chinese headers and units, an
+    extra spec column, ¥ amounts."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    if _CJK_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(_CJK_FONT))
+    s = Sheet()
+    s.text(40, 30, doc.buyer[0], size=14, font=_CJK_FONT)
+    s.text(40, 50, "  ".join(doc.buyer[1:]), size=8, font=_CJK_FONT)
+    s.text(250, 76, "采购订单", size=16, font=_CJK_FONT)
+    if doc.urgent:
+        s.text(480, 40, "加急", size=18, font=_CJK_FONT)
+    s.text(40, 110, f"订单编号：{doc.po_number}", size=9, font=_CJK_FONT)
+    s.text(40, 124, f"订单日期：{doc.order_date.year}年{doc.order_date.month}月{doc.order_date.day}日", size=9, font=_CJK_FONT)
+    if doc.delivery_date:
+        d = doc.delivery_date
+        s.text(40, 138, f"交货日期：{d.year}年{d.month}月{d.day}日", size=9, font=_CJK_FONT)
+    s.text(40, 152, "币种：人民币", size=9, font=_CJK_FONT)
+    s.text(300, 110, "供应商：", size=9, font=_CJK_FONT)
+    for i, line in enumerate(doc.vendor):
+        s.text(340, 110 + 12 * i, line, size=9)
+    s.text(40, 180, "收货地址：", size=9, font=_CJK_FONT)
+    for i, line in enumerate(doc.ship_to):
+        s.text(90, 180 + 12 * i, line, size=9, font=_CJK_FONT)
+    cols = [40, 70, 140, 250, 330, 380, 420, 480, 555]
+    heads = ["序号", "物料编码", "名称", "规格", "数量", "单位", "单价", "金额"]
+    top = 250
+    y = top
+    for i, head in enumerate(heads):
+        s.text(cols[i] + 3, y + 4, head, size=8.5, font=_CJK_FONT)
+    for n, item in enumerate(doc.items, 1):
+        y += 16
+        name, _, spec = item.description.partition(" | ")
+        s.text(cols[0] + 3, y + 4, str(n), size=8.5)
+        s.text(cols[1] + 3, y + 4, item.code or "", size=8.5)
+        s.text(cols[2] + 3, y + 4, name, size=8.5, font=_CJK_FONT)
+        s.text(cols[3] + 3, y + 4, spec, size=8.5, font=_CJK_FONT)
+        s.right(cols[5] - 3, y + 4, qty(item.quantity, "dot"), size=8.5)
+        s.text(cols[5] + 3, y + 4, item.unit or "", size=8.5, font=_CJK_FONT)
+        s.right(cols[7] - 3, y + 4, money(item.unit_price, "dot"), size=8.5)
+        s.right(cols[8] - 3, y + 4, money(item.total, "dot"), size=8.5)
+    bottom = y + 16
+    for yy in range(top, int(bottom) + 1, 16):
+        s.hline(cols[0], cols[-1], yy)
+    for xx in cols:
+        s.vline(xx, top, bottom)
+    tax = (doc.net * Decimal("0.13")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    y = bottom + 14
+    for label, value in (("合计", doc.net), ("税额", tax), ("价税合计", doc.net + tax)):
+        s.text(400, y, f"{label}：", size=9, font=_CJK_FONT)
+        s.right(555, y, "¥" + money(value, "dot"), size=9)
+        y += 13
+    if doc.notes:
+        s.text(40, y + 14, f"备注：{doc.notes}", size=9, font=_CJK_FONT)
+    s.text(40, 800, "开户行：中国银行深圳分行  账号：7451 2233 0098 1123", size=7, font=_CJK_FONT)
+    return s.bytes()
+
+
 LAYOUTS: dict[str, Callable[[Doc], bytes]] = {
     "es_kv_right": es_kv_right,
     "en_two_page": en_two_page,
     "nl_whitespace": nl_whitespace,
     "fr_totals_only": fr_totals_only,
     "de_fake_bold": de_fake_bold,
+    "it_stacked": it_stacked,
+    "en_rush_shaded": en_rush_shaded,
+    "zh_only": zh_only,
 }
 
 
