@@ -39,6 +39,10 @@ from extractors.quotes import (
 from extractors.text import find_po_numbers, find_subject_po
 
 
+# The evidence of a message's kind is at its beginning; a huge body is read this far.
+_MAX_TEXT = 20_000
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
     kind: MessageKind
@@ -121,7 +125,7 @@ def classify(message: Message, *, has_order_document: bool, body_orders: int) ->
     prefixes = subject_prefixes(message.subject)
     subject = prefixes.rest
     text = order_text(message.body, message.quoted, message.subject)
-    own = text[: signature_start(text)]
+    own = text[: signature_start(text)][:_MAX_TEXT]
     ev = {k: _evidence(k, subject, own) for k in ("cancellation", "change", "inquiry", "other", "order")}
     cancel, change, inquiry, other, order = (ev[k] for k in ("cancellation", "change", "inquiry", "other", "order"))
     po = _referenced_po(subject, own)

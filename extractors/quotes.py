@@ -460,10 +460,12 @@ def signature_start(text: str) -> int:
         offsets.append(offsets[-1] + len(line))
     closing = _closing_pattern()
     delims = {str(d).strip() for d in text_vocabulary()["signature"]["delimiters"]}
+    remaining = [0] * (len(lines) + 1)  # non-empty lines after each line
+    for i in range(len(lines) - 1, -1, -1):
+        remaining[i] = remaining[i + 1] + (1 if lines[i].strip() else 0)
     for i, line in enumerate(lines):
         stripped = line.rstrip("\r\n")
-        rest = [ln for ln in lines[i + 1 :] if ln.strip()]
-        if len(rest) > 20:
+        if remaining[i + 1] > 20:
             continue
         if stripped.strip() in delims and stripped.strip() and (stripped == "-- " or stripped.strip() in ("--", "__", "—")):
             return offsets[i]

@@ -65,6 +65,11 @@ def _lb(word_start: bool = True) -> str:
 
 # --- numbers, units, money -----------------------------------------------------
 
+# How far back a rule looks for a label or cue before a value (keeps long lines linear).
+_WINDOW = 60
+# Lines longer than this are prose, not order items (and would be slow to scan).
+_MAX_ITEM_LINE = 2000
+
 NUM = r"\d{1,3}(?:[.,']\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
 _CJK = "\u2e80-\u9fff\uf900-\ufaff"
 
@@ -110,6 +115,23 @@ def unit_code(word: str | None, language: str | None = None) -> str | None:
     if key.rstrip(".") in table:
         return table[key.rstrip(".")]
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _QuantityPatterns:
+    number_unit: re.Pattern[str]  # "120 pcs", "2箱", "50 m"
+    unit_after: re.Pattern[str]  # a unit right at a position (after "Qty: 5")
+    spaced_unit_after: re.Pattern[str]  # " cases" after "two", "a few"
+
+
+@cache
+def _quantity_patterns(language: str | None) -> _QuantityPatterns:
+    unit = _units(language).pattern.pattern
+    return _QuantityPatterns(
+        re.compile(rf"(?<![\w.,/-])(?P<num>{NUM})(?P<sp>\s*)(?P<unit>{unit})", re.I),
+        re.compile(rf"\s*(?P<unit>{unit})", re.I),
+        re.compile(rf"\s+(?P<unit>{unit})", re.I),
+    )
 
 
 @cache
@@ -339,6 +361,7 @@ class _Patterns:
     each: re.Pattern[str]
     total_cue: re.Pattern[str]
     columns: dict[str, str]
+    column_label: re.Pattern[str]
     street_words: re.Pattern[str]
     language_words: dict[str, frozenset[str]]
     abbreviations: frozenset[str]
@@ -346,6 +369,12 @@ class _Patterns:
 
 def _label_line(words: list[str]) -> re.Pattern[str]:
     return re.compile(rf"^[ \t]*(?:[-*•·>]\s*)?(?P<label>{_alt(words)})\s*(?:[:：]|\.(?=\s)|-(?=\s))[ \t]*(?P<rest>.*)$", re.I | re.M)
+
+
+@cache
+def _field_label_line() -> re.Pattern[str]:
+    lab = labels()
+    return _label_line(_words(lab["delivery_date"]) + _words(lab["po_number"]) + _words(lab["order_date"]))
 
 
 @cache
@@ -369,7 +398,7 @@ def _patterns() -> _Patterns:
         re.compile(p.replace("{site}", site).replace("{noun}", f"(?:{site_nouns})"), re.I) for p in tv["site_references"]
     )
     number = r"(?:\s*(?:no|nr|n°|number|nummer)\.?)?"
-    code_words = _words(lab["columns"]["sku"])
+    code_words = _words(lab["columns"]["sku"]) + _words(tv.get("code_labels"))
     cust_words = _words(lab["columns"]["customer_sku"]) + _words(tv.get("customer_code_labels"))
     supp_words = _words(lab["columns"].get("supplier_sku"))
     languages = {k: frozenset(fold(str(w)) for w in v) for k, v in tv["languages"].items()}
@@ -411,6 +440,7 @@ def _patterns() -> _Patterns:
         each=re.compile(rf"^\s*(?:{_alt(_words(tv['each_words']))})(?![^\W_])", re.I),
         total_cue=re.compile(rf"(?:(?<![^\W_])(?:{_alt(_words(tv['line_total_cues']))})|=)\s*[:=]?\s*$", re.I),
         columns=columns,
+        column_label=re.compile(rf"(?<![^\W_])(?:{_alt(list(columns) + cust_words)})\s*[:：]\s*", re.I),
         street_words=re.compile(rf"(?<![^\W_])(?:{_alt(_words(tv.get('street_words')))})\.?(?![^\W_])|(?:straße|strasse|str\.|weg|allee|platz|gasse|laan|straat|plein|gracht|dijk|deich)(?![^\W_])", re.I),
         language_words=languages,
         abbreviations=frozenset(fold(str(a)) for a in tv["abbreviations"]),
@@ -487,7 +517,7 @@ class _Reader:
         for d in self.dates:
             # "1 set of bits" reads as 1 September: a weak date only counts after a date cue
             line = self._line_of(d.span[0])
-            left = self.text[line.start if line else 0 : d.span[0]]
+            left = self.text[max(line.start if line else 0, d.span[0] - _WINDOW) : d.span[0]]
             if not d.weak or self._date_cue(left) is not None:
                 self.state.masked.append(d.span)
         ship_to = self.ship_to()
@@ -640,6 +670,17 @@ class _Reader:
                 if address and (address.postal_code or address.city):
                     candidates.append((0.85, address, (start, stop), "ship-to-phrase"))
                     self.state.masked.append((start, stop))
+        # 2b. "please ship 10 pcs by 12/15/2026 to: NAME, STREET, CITY, ST ZIP": a full address
+        for line_no, line in enumerate(self.lines):
+            if line_no in self.state.consumed or not self.p.delivery_verb.search(line.text):
+                continue
+            for m in re.finditer(r"(?<![^\W_])(?:to|an|à|a|en|aan|naar|nach|at)\s*[:：]\s*", line.text, re.I):
+                start = line.start + m.end()
+                stop = self._phrase_end(start, line.end)
+                address = parse_address([self.text[start:stop]], single_line=True)
+                if address and address.postal_code and address.city:
+                    candidates.append((0.8, address, (start, stop), "deliver-to-colon"))
+                    self.state.masked.append((start, stop))
         # 3. a reference to a known site anywhere ("to our Halifax site")
         if not candidates:
             site = self._site_in(0, self.end)
@@ -693,9 +734,7 @@ class _Reader:
         p = self.p
         if p.ship_label.match(t) or p.other_address_label.match(t) or p.notes_label.match(t):
             return True
-        if _label_line(_words(labels()["delivery_date"]) + _words(labels()["po_number"]) + _words(labels()["order_date"])).match(t):
-            return True
-        return False
+        return bool(_field_label_line().match(t))
 
     def _looks_like_item(self, t: str) -> bool:
         return bool(re.match(r"^\s*(?:[-*•]\s+|\d{1,3}[.)]\s+|(?:pos|item)\.?\s*\d)", t, re.I))
@@ -718,14 +757,10 @@ class _Reader:
         stop = line_end
         for d in self.dates:
             if start < d.span[0] <= line_end:
-                left = self.text[start : d.span[0]]
-                trimmed = self.p.weekday_tail.sub("", left)
-                m = re.search(r"(?:\s+\S+){1,3}\s*$", trimmed)
-                cue_start = start + (m.start() if m and (self.p.strong_cue.search(trimmed) or self.p.weak_cue.search(trimmed)) else len(trimmed))
-                cue_m = self.p.weak_cue.search(trimmed) or self.p.strong_cue.search(trimmed)
-                if cue_m:
-                    cue_start = start + cue_m.start()
-                stop = min(stop, cue_start)
+                lo = max(start, d.span[0] - _WINDOW)
+                trimmed = self.p.weekday_tail.sub("", self.text[lo : d.span[0]])
+                cue = self.p.weak_cue.search(trimmed) or self.p.strong_cue.search(trimmed)
+                stop = min(stop, lo + (cue.start() if cue else len(trimmed)))
                 break
         seg = self.text[start:stop]
         for sep in (" -- ", " – ", "; ", " — "):
@@ -735,7 +770,7 @@ class _Reader:
                 seg = self.text[start:stop]
         # sentence end: a full stop not after an abbreviation, followed by space + letter or end
         for m in re.finditer(r"\.(?=\s|$)", seg):
-            word = re.search(r"([^\s.,]+)$", seg[: m.start()])
+            word = re.search(r"([^\s.,]+)$", seg[max(0, m.start() - _WINDOW) : m.start()])
             if word and fold(word.group(1)) in self.p.abbreviations:
                 continue
             if word and len(word.group(1)) == 1 and word.group(1).isupper():
@@ -773,7 +808,7 @@ class _Reader:
             if i in by_line:
                 items.extend(by_line[i])
                 continue
-            if i in self.state.consumed or not line.text.strip():
+            if i in self.state.consumed or not line.text.strip() or len(line.text) > _MAX_ITEM_LINE:
                 continue
             items.extend(self._items_in_line(line))
         return items
@@ -1032,8 +1067,8 @@ class _Reader:
         def in_money(a: int, b: int) -> bool:
             return any(x <= a < y or x < b <= y for x, y in money)
 
-        units = _units(self.language).pattern
-        for m in re.finditer(rf"(?<![\w.,/-])(?P<num>{NUM})(?P<sp>\s*)(?P<unit>{units.pattern})", masked, re.I):
+        qp = _quantity_patterns(self.language)
+        for m in qp.number_unit.finditer(masked):
             a, b = m.span()
             if in_money(m.start("num"), m.end("num")):
                 continue
@@ -1047,14 +1082,14 @@ class _Reader:
                 score -= 2
             if a == first:
                 score += 2
-            before = masked[:a]
-            if re.search(r"\d\s*(?:mm|cm|m|\"|in)?\s*[x×*]\s*$", before, re.I):
-                score -= 4
+            before = masked[max(0, a - _WINDOW) : a]
+            if re.search(r"(?<![\w./-])\d+(?:[.,]\d+)?\s*(?:mm|cm|m|\"|in)?\s*[x×*]\s*$", before, re.I):
+                score -= 4  # "50mm x 66m": a dimension ("AX-1234 x 10 pcs" is not one)
             if re.match(r"\s*[x×*]\s*\d", masked[b:]):
                 score -= 4
             if re.search(r"(?:per|pro|je|par|por|/)\s*$", before, re.I):
                 continue
-            depth = before.count("(") - before.count(")")
+            depth = masked.count("(", 0, a) - masked.count(")", 0, a)
             if depth > 0:
                 score -= 2
             code = unit_code(unit, self.language)
@@ -1089,16 +1124,16 @@ class _Reader:
         for m in self.p.qty_label.finditer(masked):
             end = m.end()
             unit = None
-            um = re.match(rf"\s*({units.pattern})", masked[end:], re.I)
+            um = qp.unit_after.match(masked, end)
             if um:
-                unit = um.group(1)
-                end += um.end()
+                unit = um.group("unit")
+                end = um.end()
             out.append((5.0, m.start(), end, "label", m.group("num"), unit))
         vague_spans = [m.span() for m in self.p.vague.finditer(masked)]
         for m in self.p.number_word_pattern.finditer(masked):
             if any(x <= m.start() < y for x, y in vague_spans):
                 continue  # "een paar", "a few": not a number
-            um = re.match(rf"\s+(?P<unit>{units.pattern})", masked[m.end() :], re.I)
+            um = qp.spaced_unit_after.match(masked, m.end())
             if not um:
                 continue
             word = fold(m.group("word"))
@@ -1106,12 +1141,12 @@ class _Reader:
             if word in ("a", "an", "un", "une", "ein", "eine", "een", "uno", "una") and code not in ("BX", "CS", "PK", ""):
                 continue
             score = 3.0 + (2 if m.start() == first else 0)
-            out.append((score, m.start(), m.end() + um.end(), "word", str(self.p.number_words[word]), um.group("unit")))
+            out.append((score, m.start(), um.end(), "word", str(self.p.number_words[word]), um.group("unit")))
         for m in self.p.vague.finditer(masked):
-            um = re.match(rf"\s+(?P<unit>{units.pattern})", masked[m.end() :], re.I)
+            um = qp.spaced_unit_after.match(masked, m.end())
             if um:
                 score = 3.0 + (2 if m.start() == first else 0)
-                out.append((score, m.start(), m.end() + um.end(), "vague", None, um.group("unit")))
+                out.append((score, m.start(), um.end(), "vague", None, um.group("unit")))
             elif m.start() == first and re.match(r"\s+[^\W\d_]", masked[m.end() :]):
                 out.append((1.5, m.start(), m.end(), "vague", None, None))
         return out
@@ -1132,10 +1167,11 @@ class _Reader:
             r"(?:,\s|;|\s\+\s|\s&\s|、|，|；|[.?!？！](?:\s|$)|\s(?:and|und|et|y|e|en|plus|sowie|as well as|和|及)\s)", re.I
         )
         for a, _ in strong[1:]:
-            before = masked[cuts[-1] : a]
+            lo = max(cuts[-1], a - 4 * _WINDOW)
+            before = masked[lo:a]
             seps = list(separator.finditer(before))
             if seps and seps[-1].start() > 0:
-                cuts.append(cuts[-1] + seps[-1].start() + (1 if before[seps[-1].start()] in ".?!？！" else 0))
+                cuts.append(lo + seps[-1].start() + (1 if before[seps[-1].start()] in ".?!？！" else 0))
         if len(cuts) == 1:
             return [(0, len(body))]
         chunks = []
@@ -1241,22 +1277,23 @@ class _Reader:
             if d.span not in self.state.masked:
                 continue  # a weak date without a cue ("4.8" in "200x4.8") is product text
             if base + after <= d.span[0] < base + end:
-                left = self.text[base : d.span[0]]
-                cue = self._date_cue(left)
-                end = min(end, (cue if cue is not None else d.span[0] - base))
+                lo = max(base, d.span[0] - _WINDOW)
+                cue = self._date_cue(self.text[lo : d.span[0]])
+                end = min(end, (lo - base + cue) if cue is not None else d.span[0] - base)
                 break
-        for pattern in (self.p.ship_phrase, *self.p.sites):
+        for pattern in (self.p.ship_phrase, self.p.urgent, *self.p.sites):
             m = pattern.search(body, after)
             if m and m.start() < end:
                 end = m.start()
-                prep = re.search(r"(?<![^\W_])(?:to|an|nach|à|a|en|aan|naar|for|für|pour|para|per|at|bei|chez)\s*$", body[:end], re.I)
+                lo = max(0, end - _WINDOW)
+                prep = re.search(r"(?<![^\W_])(?:to|an|nach|à|a|en|aan|naar|for|für|pour|para|per|at|bei|chez)\s*$", body[lo:end], re.I)
                 if prep:
-                    end = prep.start()
+                    end = lo + prep.start()
         for m in re.finditer(r"[.!?](?=\s|$)", masked[after:end]):
             k = after + m.start()
-            if masked[:k].count("(") > masked[:k].count(")"):
+            if masked.count("(", 0, k) > masked.count(")", 0, k):
                 continue
-            word = re.search(r"([^\W\d_]+)$", masked[:k])
+            word = re.search(r"([^\W\d_]+)$", masked[max(0, k - _WINDOW) : k])
             if masked[k] == "." and word and (fold(word.group(1)) in self.p.abbreviations or len(word.group(1)) == 1):
                 continue
             end = k
@@ -1296,7 +1333,7 @@ class _Reader:
             if value is None:
                 continue
             # extend left over a cue ("at", "@", "zu", "à") and right over "per case" / "/Schachtel" / "each"
-            left = masked[:start]
+            left = masked[max(0, start - _WINDOW) : start]
             cue = self.p.price_cue.search(left)
             s = cue.start() if cue else start
             e = end
@@ -1349,7 +1386,7 @@ class _Reader:
         out = []
         for m in re.finditer(r"(?<![\w/.-])[A-Za-z0-9](?:[A-Za-z0-9]|[-/._](?=[A-Za-z0-9]))*", masked):
             token = m.group(0)
-            before = masked[: m.start()]
+            before = masked[max(0, m.start() - _WINDOW) : m.start()]
             cust = self.p.customer_code_labels.search(before)
             supp = self.p.supplier_code_labels.search(before)
             lab = self.p.code_labels.search(before)
@@ -1386,7 +1423,25 @@ class _Reader:
         for a, b in removed:
             for k in range(a, min(b, len(chars))):
                 chars[k] = "\0"
+        # a labelled code is identification, not description: "articolo AX-1234", "Art.-Nr. 4711"
+        for score, pos, token in codes:
+            if score < 6:
+                continue
+            lo = max(0, pos - _WINDOW)
+            before = masked[lo:pos]
+            label = (
+                self.p.customer_code_labels.search(before)
+                or self.p.supplier_code_labels.search(before)
+                or self.p.code_labels.search(before)
+            )
+            start = lo + label.start() if label else pos
+            if masked[lo:start].rstrip().endswith("("):
+                continue  # the parenthesis rule below removes "(our ref X)" as a whole
+            for k in range(start, min(pos + len(token), len(chars))):
+                chars[k] = "\0"
         text = "".join(chars)
+        # "Qty:", "Item:", "Referencia:", "数量：" left over from key-value items
+        text = self.p.column_label.sub(lambda m: "\0" * len(m.group(0)), text)
         # parentheses holding only a (labelled) code: "(our ref IB/2633)", "(AX-5235)"
         code_tokens = {t for _, _, t in codes}
 
