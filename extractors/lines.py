@@ -490,6 +490,7 @@ _POSTAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # (what, pattern) -- the pattern's group "code" is the postal code.
     ("nl", re.compile(r"(?<![\w-])(?P<code>\d{4}\s?[A-Z]{2})(?![\w])")),
     ("gb", re.compile(r"(?<![\w-])(?P<code>[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})(?![\w])")),
+    ("ca", re.compile(r"(?<![\w-])(?:[A-Z]{2}\s+)?(?P<code>[A-Z]\d[A-Z]\s?\d[A-Z]\d)(?![\w])")),
     ("us", re.compile(r"(?<![\w-])(?:[A-Z]{2}\s+)(?P<code>\d{5}(?:-\d{4})?)(?![\w-])")),
     ("5", re.compile(r"(?<![\w])(?:[A-Z]{1,2}-)?(?P<code>\d{5})(?![\w-])")),
     ("6", re.compile(r"(?<![\w-])(?P<code>\d{6})(?![\w-])")),
@@ -590,6 +591,9 @@ def parse_address(lines: Sequence[str]) -> Address | None:
     if postal.rest_before and re.search(r"\d", postal.rest_before):
         street = postal.rest_before
         name_rows = above
+    elif len(above) >= 3 and _is_unit_line(above[-1]) and re.search(r"\d", above[-2]):
+        street = f"{above[-2]}, {above[-1]}"  # "1200 Commerce Blvd" + "Suite 200"
+        name_rows = above[:-2]
     elif len(above) >= 2:
         street = above[-1]
         name_rows = above[:-1]
@@ -604,6 +608,13 @@ def parse_address(lines: Sequence[str]) -> Address | None:
             street = tail.strip()
     name = " ".join(name_rows).strip(" ,") or None
     return Address(name=name, street=street, postal_code=postal.code, city=postal.city, country=country)
+
+
+def _is_unit_line(line: str) -> bool:
+    """A line that only names a suite/floor/unit ("Suite 200", "3rd Floor", "#12")."""
+    words = fold_label(line).replace("#", "# ").split()
+    units = label_vocabulary().phrases("address_units")
+    return 1 <= len(words) <= 3 and any(w.rstrip(".") in units for w in words) and any(c.isdigit() for c in line)
 
 
 def _country_tail(city: str) -> tuple[str, str] | None:

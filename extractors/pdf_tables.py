@@ -92,8 +92,8 @@ def _phrase_role(words: Sequence[Word]) -> Role | None:
     text = " ".join(w.text for w in words)
     key = fold_label(text)
     role = vocab.columns.get(key) or vocab.columns.get(fold_label(_PARENS.sub(" ", text)))
-    if role is None and len(words) == 1 and has_cjk(text):
-        role = header_role(text)
+    if role is None and len(words) == 1 and (has_cjk(text) or " " in text):
+        role = header_role(text)  # a CJK word or a stacked two-line header cell
     return role
 
 
@@ -142,6 +142,40 @@ def _header_columns(line: TextLine) -> list[Column] | None:
         Column(role, words[s].x0, words[e - 1].x1, " ".join(w.text for w in words[s:e]))
         for role, s, e in merged
     ]
+
+
+def _two_line_header(line: TextLine, below: TextLine | None) -> list[Column] | None:
+    """A header printed on two lines ("Unit" over "Price"): the words of both
+    lines, stacked ones joined, read as one header line."""
+    from extractors.pdf import TextLine as Line, Word as W  # the layout types (pdf imports this module lazily)
+
+    if below is None or below.top - line.bottom > 0.8 * line.size or len(line.words) < 2:
+        return None
+    if abs(line.size - below.size) > 1.5 or any(w.text[:1].isdigit() for w in below.words):
+        return None
+    if not any(_phrase_role([w]) for w in line.words + below.words):
+        return None
+    groups: list[list[Word]] = []
+    for word in sorted(line.words + below.words, key=lambda w: (w.top, w.x0)):
+        for group in groups:
+            if any(word.x0 < g.x1 + 1 and g.x0 < word.x1 + 1 and abs(g.top - word.top) > 1 for g in group):
+                group.append(word)
+                break
+        else:
+            groups.append([word])
+    merged = []
+    for group in groups:
+        group.sort(key=lambda w: (round(w.top), w.x0))
+        merged.append(
+            W(" ".join(w.text for w in group), min(w.x0 for w in group), max(w.x1 for w in group),
+              min(w.top for w in group), max(w.bottom for w in group), group[0].size, group[0].bold)
+        )
+    combined = Line(line.page, line.index, tuple(sorted(merged, key=lambda w: w.x0)))
+    columns = header_columns(combined)
+    if columns is None:
+        return None
+    single = len([c for c in header_columns(line) or [] if c.role])
+    return columns if len([c for c in columns if c.role]) >= single else None
 
 
 def _ruled_header(table: RuledTable, page: PageText) -> tuple[int, list[Column]] | None:
@@ -451,15 +485,23 @@ def read_line_items(pages: Sequence[PageText], *, source: str, decimal_comma: bo
             if line.key in keys:
                 continue
             columns = header_columns(line)
+            header_keys = {line.key}
+            last_header = line
+            below = page.lines[line.index + 1] if line.index + 1 < len(page.lines) else None
+            stacked = _two_line_header(line, below)
+            if stacked is not None and below is not None and below.key not in keys:
+                columns = stacked
+                header_keys.add(below.key)
+                last_header = below
             if columns is None:
                 continue
-            body = [ln for ln in page.lines[line.index + 1 :] if ln.key not in keys]
+            body = [ln for ln in page.lines[last_header.index + 1 :] if ln.key not in keys]
             provisional = _walk(body, _midpoint_bounds(columns), page.number, decimal_comma)
             data_words = [w for row in provisional.rows for ln in row.lines for w in ln.words]
             _set_bounds_from_whitespace(columns, data_words, line.size)
             walk = _walk(body, columns, page.number, decimal_comma)
             tables.append(_Table(columns, walk.rows, "pdf:columns", 0.88))
-            keys |= walk.keys | {line.key}
+            keys |= walk.keys | header_keys
             found_header = True
             open_columns = (columns, "pdf:columns", 0.88) if walk.ended in ("page_end", "footer") else None
         if not found_header and open_columns is not None:

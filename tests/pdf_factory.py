@@ -608,6 +608,99 @@ def en_rush_shaded(doc: Doc) -> bytes:
     return s.bytes()
 
 
+class FontUnavailable(RuntimeError):
+    """The layout needs a TrueType font with glyphs this machine does not have."""
+
+
+_UNICODE_FONTS = {
+    "Uni": ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/Library/Fonts/Arial Unicode.ttf"),
+    "Uni-Bold": ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "/Library/Fonts/Arial Unicode.ttf"),
+}
+
+
+def _unicode_fonts() -> None:
+    """Register a font with Central European glyphs (ł, ś, ę) as "Uni"/"Uni-Bold"."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    for name, paths in _UNICODE_FONTS.items():
+        if name in pdfmetrics.getRegisteredFontNames():
+            continue
+        path = next((p for p in paths if Path(p).is_file()), None)
+        if path is None:
+            raise FontUnavailable(f"no TrueType font for {name} at {paths}")
+        pdfmetrics.registerFont(TTFont(name, path))
+
+
+def pl_two_line_header(doc: Doc) -> bytes:
+    """Polish: centred letterhead, key/value column right, the ship-to block
+    under the vendor block with the bill-to beside it, a whitespace table whose
+    header cells wrap onto two lines, ISO dates, decimal commas."""
+    _unicode_fonts()
+    base = Sheet()
+
+    class _Sheet:  # the same drawing calls, in the Unicode font
+        def __getattr__(self, name: str) -> Any:
+            attr = getattr(base, name)
+            if name in ("text", "right"):
+                def call(*args: Any, bold: bool = False, **kw: Any) -> None:
+                    attr(*args, font="Uni-Bold" if bold else "Uni", **kw)
+                return call
+            return attr
+
+    s = _Sheet()
+    s.text(170, 30, doc.buyer[0], size=13, bold=True)
+    s.text(170, 47, ", ".join(doc.buyer[1:]), size=8)
+    kv = [("Zamówienie nr:", doc.po_number), ("Data zamówienia:", doc.order_date.isoformat()),
+          ("Termin dostawy:", doc.delivery_date.isoformat() if doc.delivery_date else ""), ("Waluta:", doc.currency)]
+    for i, (label, value) in enumerate(kv):
+        s.text(350, 80 + 12 * i, label, size=8.5, bold=True)
+        s.text(450, 80 + 12 * i, value, size=8.5)
+    s.text(40, 80, "Dostawca:", size=8.5, bold=True)
+    for i, line in enumerate(doc.vendor):
+        s.text(40, 93 + 11 * i, line, size=8.5)
+    s.text(40, 160, "Adres dostawy:", size=8.5, bold=True)
+    for i, line in enumerate(doc.ship_to):
+        s.text(40, 173 + 11 * i, line, size=8.5)
+    s.text(300, 160, "Nabywca:", size=8.5, bold=True)
+    for i, line in enumerate(doc.bill_to):
+        s.text(300, 173 + 11 * i, line, size=8.5)
+    x = {"lp": 40, "idx": 62, "name": 130, "qty": 360, "jm": 368, "price": 470, "value": 555}
+    y = 250
+    s.text(x["lp"], y, "Lp.", size=8, bold=True)
+    s.text(x["idx"], y, "Indeks", size=8, bold=True)
+    s.text(x["name"], y, "Nazwa", size=8, bold=True)
+    s.text(x["name"], y + 9, "towaru", size=8, bold=True)
+    s.right(x["qty"], y, "Ilość", size=8, bold=True)
+    s.text(x["jm"], y, "J.m.", size=8, bold=True)
+    s.right(x["price"], y, "Cena jedn.", size=8, bold=True)
+    s.right(x["price"], y + 9, "netto", size=8, bold=True)
+    s.right(x["value"], y, "Wartość", size=8, bold=True)
+    s.right(x["value"], y + 9, "netto", size=8, bold=True)
+    s.hline(40, 555, y + 20)
+    y += 26
+    for n, item in enumerate(doc.items, 1):
+        s.text(x["lp"], y, f"{n}.", size=8.5)
+        s.text(x["idx"], y, item.code or "", size=8.5)
+        s.text(x["name"], y, item.description, size=8.5)
+        s.right(x["qty"], y, qty(item.quantity, "comma"), size=8.5)
+        s.text(x["jm"], y, item.unit or "", size=8.5)
+        s.right(x["price"], y, money(item.unit_price, "space"), size=8.5)
+        s.right(x["value"], y, money(item.total, "space"), size=8.5)
+        y += 13
+    s.hline(40, 555, y)
+    y += 10
+    vat = (doc.net * Decimal("0.23")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    for label, value in (("Razem netto", doc.net), ("VAT 23%", vat), ("Do zapłaty", doc.net + vat)):
+        s.text(400, y, label, size=9, bold=label == "Do zapłaty")
+        s.right(555, y, f"{money(value, 'space')} {doc.currency}", size=9)
+        y += 12
+    if doc.notes:
+        s.text(40, y + 14, "Uwagi: " + doc.notes, size=9)
+    s.text(40, 800, "NIP 677-00-12-345 · KRS 0000123456 · mBank 12 1140 2004 0000 3102 1234 5678", size=6.5)
+    return s.bytes()
+
+
 _CJK_FONT = "STSong-Light"
 
 
@@ -681,6 +774,7 @@ LAYOUTS: dict[str, Callable[[Doc], bytes]] = {
     "it_stacked": it_stacked,
     "en_rush_shaded": en_rush_shaded,
     "zh_only": zh_only,
+    "pl_two_line_header": pl_two_line_header,
 }
 
 

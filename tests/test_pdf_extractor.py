@@ -205,7 +205,11 @@ def test_generated_layout_matches_golden_file(case: str) -> None:
     when it is extracted with no hints about the sender, then every field equals
     the golden file."""
     golden = pdf_factory.load_case(case)
-    (order,) = orders_from_pdf(pdf_doc(f"{case}.pdf", pdf_factory.render(golden)), context=ExtractionContext())
+    try:
+        data = pdf_factory.render(golden)
+    except pdf_factory.FontUnavailable as exc:
+        pytest.skip(str(exc))
+    (order,) = orders_from_pdf(pdf_doc(f"{case}.pdf", data), context=ExtractionContext())
     assert mismatches(order, golden["expected"]) == []
 
 
@@ -326,6 +330,12 @@ def test_header_roles_come_from_the_vocabulary(header: str, role: Role | None) -
          ("Huaxin Co., Ltd.", "No. 66 Rongle East Road", "201613", "Shanghai", "CN")),
         (["Nordwind GmbH", "Attn: Wareneingang", "Hafenstrasse 12, 20457 Hamburg"],
          ("Nordwind GmbH", "Hafenstrasse 12", "20457", "Hamburg", None)),
+        (["ACME Corp", "1200 Commerce Blvd", "Suite 200", "Columbus, OH 43215"],
+         ("ACME Corp", "1200 Commerce Blvd, Suite 200", "43215", "Columbus", None)),
+        (["Rossi S.r.l. - Magazzino", "Via Roma 120", "20096 Pioltello (MI)", "Italia"],
+         ("Rossi S.r.l. - Magazzino", "Via Roma 120", "20096", "Pioltello", "IT")),
+        (["Wisła Sp. z o.o.", "ul. Energetyków 9", "32-050 Skawina", "Polska"],
+         ("Wisła Sp. z o.o.", "ul. Energetyków 9", "32-050", "Skawina", "PL")),
     ],
 )
 def test_address_blocks_split_into_fields(lines: list[str], expected: tuple) -> None:
