@@ -458,21 +458,25 @@ def line_amount(line: OrderLine) -> Decimal | None:
 
 
 def check_against_total(
-    lines: Sequence[OrderLine], totals: Sequence[Decimal]
+    lines: Sequence[OrderLine], totals: Sequence[Decimal], *, additions: Sequence[Decimal] = ()
 ) -> tuple[tuple[OrderLine, ...], Decimal | None]:
     """Compare the sum of the lines with the totals printed on the document.
 
-    Returns the lines (with lowered quantity/price confidence when no printed
-    total equals their sum) and the printed total that matched, if any. With
-    no printed total, nothing is known and the lines are returned unchanged.
+    A printed total agrees when it equals the sum of the lines, or the sum plus
+    the printed tax and surcharges (``additions``: a gross total). Returns the
+    lines (with lowered quantity/price confidence when no printed total
+    agrees) and the printed total that matched, if any. With no printed total,
+    nothing is known and the lines are returned unchanged.
     """
     amounts = [line_amount(line) for line in lines]
     if not totals or not lines or any(a is None for a in amounts):
         return tuple(lines), None
-    total = sum(amounts, Decimal(0))
-    for printed in totals:
-        if abs(printed - total) <= Decimal("0.02"):
-            return tuple(lines), printed
+    net = sum(amounts, Decimal(0))
+    extra = sum(additions, Decimal(0))
+    for expected in (net, net + extra):
+        for printed in totals:
+            if abs(printed - expected) <= Decimal("0.02") + abs(expected) * Decimal("0.0001"):
+                return tuple(lines), printed
     lowered = tuple(
         replace(
             line,

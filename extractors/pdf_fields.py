@@ -16,6 +16,7 @@ notes") therefore never give values.
 from __future__ import annotations
 
 import re
+import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -450,6 +451,7 @@ def read_header(
     all_lines = [line for page in pages for line in page.lines]
     header_lines = [line for line in all_lines if line.key not in table_lines]
 
+    body_size = statistics.median(w.size for line in all_lines for w in line.words) if all_lines else 10.0
     fields: dict[str, list[_Candidate]] = {"po_number": [], "order_date": [], "delivery_date": [], "currency": []}
     by_page = {page.number: page for page in pages}
     for line in header_lines:
@@ -464,7 +466,10 @@ def read_header(
                 text = _text(words)
                 value: object
                 if hit.section == "po_number":
-                    value = read_po_number(text)
+                    # Under a caption a PO number stands alone in its cell; a
+                    # longer text there (an address under a title) is none.
+                    alone = how == "right" or len([w for w in words if fold_token(w.text) not in ("no", "nr", "#")]) <= 2
+                    value = read_po_number(text) if alone else None
                 elif hit.section == "currency":
                     value = read_currency(text)
                 elif any(read_date(text, day_first=d, reference=context.reference_date) for d in (True, False)):
@@ -473,7 +478,8 @@ def read_header(
                     value = None
                 if value is None:
                     continue
-                score = hit.quality * 100 + specificity + (5 if how == "right" else 0)
+                quality = hit.quality if not _is_title_size(hit, body_size) else min(hit.quality, 1)
+                score = quality * 100 + specificity + (5 if how == "right" else 0)
                 fields[hit.section].append(
                     _Candidate(value, score, page.number, line.top, words, f"label:{hit.phrase}:{how}")
                 )
@@ -544,6 +550,11 @@ def _day_first(
         if len(consistent) == 1:
             return consistent[0]
     return True
+
+
+def _is_title_size(hit: Hit, body_size: float) -> bool:
+    """A label printed much larger than the body text is a document title."""
+    return max(w.size for w in hit.words) > 1.35 * body_size
 
 
 def _currency_from_amounts(totals: Sequence[Total], table_currency: str | None, source: str) -> Field[str]:

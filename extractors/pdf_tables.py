@@ -74,10 +74,13 @@ class TableResult:
     def checked_lines(self, totals: Sequence[Total]) -> tuple[tuple[OrderLine, ...], Field[Decimal]]:
         """Lines cross-checked against the printed totals, and the document total."""
         candidates = [t for t in totals if t.kind == "total"]
-        lines, matched = check_against_total(self.lines, [t.amount for t in candidates])
+        additions = [t.amount for t in totals if t.kind in ("tax", "charges")]
+        lines, matched = check_against_total(self.lines, [t.amount for t in candidates], additions=additions)
         if matched is not None:
-            total = next(t for t in candidates if t.amount == matched)
-            return lines, Field(matched, 0.95, total.provenance)
+            # The document total is the net total of the lines when it is printed.
+            net = next((t for t in candidates if abs(t.amount - sum(line_amount(x) or 0 for x in lines)) <= Decimal("0.02")), None)
+            total = net or next(t for t in candidates if t.amount == matched)
+            return lines, Field(total.amount, 0.95, total.provenance)
         if candidates:
             largest = max(candidates, key=lambda t: t.amount)
             return lines, Field(largest.amount, 0.5, largest.provenance)

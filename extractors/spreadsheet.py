@@ -208,14 +208,18 @@ def orders_from_sheet(doc: Document, *, context: ExtractionContext) -> tuple[Ord
         sheets = read_sheets(doc)
     except UnreadableInput as exc:
         return (_unreadable(doc, exc.problem),)
-    orders = []
-    for sheet in sheets:
-        order = _order_from_sheet(sheet, doc, context)
-        if order is not None:
-            orders.append(order)
+    orders = [o for o in (_order_from_sheet(sheet, doc, context) for sheet in sheets) if o is not None and o.lines]
     if not orders:
         return (_unreadable(doc, "holds no line-item table (no row names quantity, item and price columns)"),)
-    return tuple(orders)
+    # One order per file, unless its sheets name different PO numbers (a
+    # price list or a copy on a second sheet is no second order).
+    first = orders[0]
+    others = [
+        o for o in orders[1:]
+        if o.po_number.present and first.po_number.present and o.po_number.value != first.po_number.value
+        and o.po_number.provenance is not None and o.po_number.provenance.rule != "file_name"
+    ]
+    return (first, *others)
 
 
 def _order_from_sheet(sheet: Sheet, doc: Document, context: ExtractionContext) -> Order | None:
