@@ -421,9 +421,10 @@ def order_text(body: str, quoted: str, subject: str = "") -> str:
     forwarded = forwarded_text(quoted, subject)
     if not forwarded.strip():
         return body
-    if not body.strip():
+    cover = body[: signature_start(body)]  # the cover's own closing must not end the order
+    if not cover.strip():
         return forwarded
-    return body.rstrip("\n") + "\n\n" + forwarded
+    return cover.rstrip("\n") + "\n\n" + forwarded
 
 
 # --- signatures --------------------------------------------------------------
@@ -434,7 +435,10 @@ def _closing_pattern() -> re.Pattern[str]:
     words = text_vocabulary()["signature"]["closings"]
     alts = "|".join(r"\s+".join(re.escape(w) for w in str(p).split()) for p in sorted(words, key=len, reverse=True))
     # the closing alone on its line, or followed by a name ("Thanks, Anna")
-    return re.compile(rf"^\s*(?:{alts})\s*(?:[,.!:;]+\s*(?:[^\W\d_][\w.'-]*(?:\s+[^\W\d_][\w.'-]*){{0,2}})?)?\s*[,.!]*\s*$", re.I)
+    return re.compile(
+        rf"^\s*(?:{alts})\s*(?:[,.!:;，。！]+\s*(?:[^\W\d_][\w.'-]*(?:\s+[^\W\d_][\w.'-]*){{0,2}})?)?\s*[,.!，。！]*\s*$",
+        re.I,
+    )
 
 
 @cache

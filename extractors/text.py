@@ -15,6 +15,7 @@ countries, months). Values are normalised with ``extractors.normalise``.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -336,6 +337,7 @@ class _Patterns:
     number_word_pattern: re.Pattern[str]
     strong_cue: re.Pattern[str]
     weak_cue: re.Pattern[str]
+    after_cue: re.Pattern[str]
     delivery_words: re.Pattern[str]
     order_date_cue: re.Pattern[str]
     delivery_label: re.Pattern[str]
@@ -409,6 +411,7 @@ def _patterns() -> _Patterns:
         number_word_pattern=re.compile(rf"(?<![^\W_])(?P<word>{_alt(number_words)})(?![^\W_])", re.I),
         strong_cue=re.compile(rf"(?<![^\W_])(?:{_alt(_words(cues['strong']))})\s*[:：]?\s*$", re.I),
         weak_cue=re.compile(rf"(?<![^\W_])(?:{_alt(_words(cues['weak']))})\s*[:：]?\s*$", re.I),
+        after_cue=re.compile(rf"[ \t,]*(?:{phrase_pattern(_words(cues.get('after'))).pattern})", re.I),
         delivery_words=re.compile(rf"(?<![^\W_])(?:{_alt(_words(tv['delivery_words']))})", re.I),
         order_date_cue=re.compile(rf"(?<![^\W_])(?:{_alt(_words(tv['order_date_cues']))})\s*[:：]?\s*$", re.I),
         delivery_label=re.compile(rf"(?<![^\W_])(?:{_alt(_words(lab['delivery_date']))})\s*[:：.]?\s*$", re.I),
@@ -504,8 +507,10 @@ class _Reader:
             self.decimal_comma = False
         else:
             self.decimal_comma = None
+        self._line_starts = [line.start for line in self.lines]
         self.dates = find_dates(self.region, context)
         self.reasons: list[Reason] = []
+        self.currency_hits: list[tuple[str, int]] = []  # (ISO code, offset) of prices read
 
     def prov(self, span: Span, rule: str) -> Provenance:
         return Provenance(source=self.source, span=span, rule=rule)
@@ -579,9 +584,9 @@ class _Reader:
             line = self._line_of(d.span[0])
             if line is None:
                 continue
-            left = self.text[max(line.start, d.span[0] - 80) : d.span[0]]
+            left = self.text[max(line.start, d.span[0] - _WINDOW) : d.span[0]]
             lefts = (left, self.p.weekday_tail.sub("", left))
-            sentence = self._sentence(d.span[0])
+            sentence = line.text
             score, rule, kind = 0.0, "", ""
 
             def cue(pattern: re.Pattern[str]) -> bool:
@@ -593,6 +598,8 @@ class _Reader:
                 score, rule, kind = 0.9, "order-date-label", "order"
             elif cue(self.p.strong_cue):
                 score, rule, kind = 0.9, "delivery-cue", "delivery"
+            elif self.p.after_cue.match(self.text, d.span[1]):
+                score, rule, kind = 0.85, "delivery-cue-after", "delivery"
             elif cue(self.p.weak_cue) and self.p.delivery_words.search(sentence):
                 score, rule, kind = 0.8, "delivery-sentence", "delivery"
             elif not d.weak and self.p.delivery_words.search(sentence):
@@ -618,16 +625,10 @@ class _Reader:
         return delivery, order
 
     def _line_of(self, offset: int) -> _Line | None:
-        for line in self.lines:
-            if line.start <= offset <= line.end:
-                return line
+        k = bisect.bisect_right(self._line_starts, offset) - 1
+        if 0 <= k < len(self.lines) and self.lines[k].start <= offset <= self.lines[k].end:
+            return self.lines[k]
         return None
-
-    def _sentence(self, offset: int) -> str:
-        line = self._line_of(offset)
-        if line is None:
-            return ""
-        return line.text
 
     # -- ship-to -------------------------------------------------------------
 
@@ -643,7 +644,6 @@ class _Reader:
                     self._consume_block(i, other.group("rest"))
                 continue
             rest = m.group("rest").strip() if m else ""
-            rest_start = line.start + (m.start("rest") if m else len(line.text))
             block = self._consume_block(i, rest)
             if not block:
                 continue
@@ -651,7 +651,6 @@ class _Reader:
             if parsed:
                 address, span, rule, conf = parsed
                 candidates.append((conf, address, span, "ship-to-label" if m else "deliver-to-block"))
-            del rest_start
         # 2. inline prose ("Deliver to NAME, STREET, POSTCODE CITY, COUNTRY by ...")
         for line_no, line in enumerate(self.lines):
             if line_no in self.state.consumed:
@@ -790,8 +789,8 @@ class _Reader:
                 if not re.match(f"[{_CJK}]", site) and not all(w[:1].isupper() for w in words):
                     # trim lower-case words the greedy match took ("Halifax site" -> reject)
                     continue
-                phrase = m.group(0).strip()
-                span = (start + m.start(), start + m.end())
+                phrase = m.group(0).strip().rstrip(".,;:")
+                span = (start + m.start(), start + m.start() + len(m.group(0).rstrip().rstrip(".,;:")))
                 self.state.masked.append(span)
                 return 0.6, Address(name=phrase, city=site), span, "site-reference"
         return None
@@ -1001,7 +1000,7 @@ class _Reader:
             if value is not None:
                 line_total = Field(_price_value(value), 0.85, self.prov((t[0], t[0] + len(t[1])), "table-line-total"))
         if currency:
-            self._currencies.append((currency, line.start))
+            self.currency_hits.append((currency, line.start))
         if not unit_price.present and line_total.present and quantity.present and quantity.value:
             unit_price = Field((line_total.value / quantity.value).quantize(Decimal("0.0001")).normalize(), 0.6, line_total.provenance)
         ordered = [c for _, _, c in sorted(codes, key=lambda c: (-c[0], c[1]))]
@@ -1029,12 +1028,6 @@ class _Reader:
         return value, (normalise_currency(cm.group(0)) if cm else None)
 
     # free-form lines --------------------------------------------------------
-
-    @property
-    def _currencies(self) -> list[tuple[str, int]]:
-        if not hasattr(self, "_currency_hits"):
-            self._currency_hits: list[tuple[str, int]] = []
-        return self._currency_hits
 
     def _items_in_line(self, line: _Line) -> list[_Item]:
         text = line.text.replace("\t", "  ")
@@ -1230,9 +1223,12 @@ class _Reader:
                 k = masked.find(unit, a, b + 1) if masked.find(unit, a, b + 1) >= 0 else a
                 uom = Field(code, 0.9, self.prov((base + k, base + k + len(unit)), "unit-word"))
         # price
-        unit_price, line_total, price_spans, currency = self._prices(masked, (a, b), base, uom)
+        unit_price, line_total, price_spans, currency, per_unit = self._prices(masked, (a, b), base, uom)
+        if not uom.present and per_unit and unit_price.present:
+            # "2 x FM-1801 @ EUR 14.50/case": the quantity counts what the price is quoted for
+            uom = Field(per_unit, 0.6, unit_price.provenance and self.prov(unit_price.provenance.span, "price-unit"))
         if currency:
-            self._currencies.append((currency, base))
+            self.currency_hits.append((currency, base))
         if not unit_price.present and line_total.present and quantity.present and quantity.value:
             unit_price = Field((line_total.value / quantity.value).quantize(Decimal("0.0001")).normalize(), 0.55, line_total.provenance)
         # where the item's own words end ("... by Friday 5th Dec", "... to our Leeds depot", ". Thanks")
@@ -1315,6 +1311,7 @@ class _Reader:
         line_total: Field[Decimal] = MISSING
         spans: list[Span] = []
         currency = None
+        per_unit: str | None = None  # the unit a price is quoted for ("per case" -> CS)
         hits = []
         for m in _money_pattern().finditer(masked):
             num = m.group("n1") or m.group("n2")
@@ -1333,24 +1330,22 @@ class _Reader:
             if value is None:
                 continue
             # extend left over a cue ("at", "@", "zu", "à") and right over "per case" / "/Schachtel" / "each"
-            left = masked[max(0, start - _WINDOW) : start]
+            lo = max(0, start - _WINDOW)
+            left = masked[lo:start]
             cue = self.p.price_cue.search(left)
-            s = cue.start() if cue else start
+            s = lo + cue.start() if cue else start
             e = end
-            after = masked[e:]
+            after = masked[e : e + _WINDOW]
             per = self.p.per_unit.match(after)
-            if per:
-                um = _units(self.language).pattern.match(after[per.end() :])
-                if um:
-                    e += per.end() + um.end()
-                else:
-                    em = self.p.each.match(after)
-                    if em:
-                        e += em.end()
+            um = _units(self.language).pattern.match(after, per.end()) if per else None
+            if um:
+                e += um.end()
+                per_unit = per_unit or unit_code(um.group(0), self.language) or None
             else:
                 em = self.p.each.match(after)
                 if em:
                     e += em.end()
+                    per_unit = per_unit or "EA"
             is_total = bool(self.p.total_cue.search(left))
             code = normalise_currency(cur) if cur else None
             currency = currency or code
@@ -1360,7 +1355,7 @@ class _Reader:
                 line_total = Field(_price_value(value), 0.8, prov)
             elif not is_total and not unit_price.present:
                 unit_price = Field(_price_value(value), 0.85 if cur else 0.7, prov)
-        return unit_price, line_total, spans, currency
+        return unit_price, line_total, spans, currency, per_unit
 
     def _code_like(self, token: str, *, labelled: bool = False) -> bool:
         t = token.strip("()[],;:")
@@ -1484,7 +1479,7 @@ class _Reader:
     # -- currency, urgency, notes ----------------------------------------------
 
     def currency(self, items: list[_Item]) -> Field[str]:
-        hits = list(self._currencies)
+        hits = list(self.currency_hits)
         for m in self.p.currency_label.finditer(self.region):
             code = normalise_currency(m.group("cur"))
             if code:

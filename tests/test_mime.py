@@ -474,3 +474,12 @@ def test_signature_without_closing_is_the_contact_paragraph() -> None:
 def test_no_signature() -> None:
     text = "Please deliver 5 pcs AX-1.\n"
     assert signature_start(text) == len(text)
+
+
+def test_a_cover_note_closing_does_not_cut_off_the_forwarded_order() -> None:
+    body = "FYI\n\nThanks,\nMike\n"
+    quoted = (
+        "---------- Forwarded message ---------\nFrom: Jen <j@x.com>\nSubject: order\n\n"
+        "- 5 pcs AX-1234\n- 2 cases BR-2345\n\nRegards\nJen\n"
+    )
+    assert order_text(body, quoted) == "FYI\n\n- 5 pcs AX-1234\n- 2 cases BR-2345\n\nRegards\nJen\n"

@@ -207,6 +207,8 @@ def test_po_from_subject_only_when_the_body_has_none_and_never_from_a_reply_subj
         ("5 pezzi AX-1234, consegna entro il 12 febbraio 2027", CTX, date(2027, 2, 12)),
         ("5 stuks AX-1234, leverdatum: 03-02-2027", CTX, date(2027, 2, 3)),
         ("AX-1234 5个\n交货日期：2027年1月20日", CTX, date(2027, 1, 20)),
+        ("AX-1234 5个\n请于2026年12月14日前送达", CTX, date(2026, 12, 14)),
+        ("5 Stück AX-1234, Lieferung 14.12.2026 spätestens", CTX, date(2026, 12, 14)),
     ],
 )
 def test_delivery_dates(text: str, context: ExtractionContext, expected: date) -> None:
@@ -246,6 +248,12 @@ def test_set_is_a_unit_not_september() -> None:
         ("Qty: 25 - Threaded rod M10 x 1000mm zinc", "25", None, None, (), "Threaded rod M10 x 1000mm zinc"),
         ("- three cartons of Hand cleaner paste 3L", "3", "CS", None, (), "Hand cleaner paste 3L"),
         ("5 rolls of Insulating tape 19mm x 20m black", "5", None, None, (), "Insulating tape 19mm x 20m black"),
+        ("- 2 x FM-1801 Refuse sacks 120L black (25) @ EUR 14.50/case", "2", "CS", "14.50", ("FM-1801",), "Refuse sacks 120L black (25)"),
+        ("Item: AX-1234, Qty: 10, Price: 3.40 EUR", "10", None, "3.40", ("AX-1234",), None),
+        ("Cantidad: 10 cajas - Referencia: AX-1234 - Guantes de nitrilo", "10", "BX", None, ("AX-1234",), "Guantes de nitrilo"),
+        ("n. 10 pezzi articolo AX-1234 Guanti", "10", "EA", None, ("AX-1234",), "Guanti"),
+        ("物料号：AX-1234 数量：10 个", "10", "EA", None, ("AX-1234",), None),
+        ("1. AX-1234 x 10 pcs", "10", "EA", None, ("AX-1234",), None),
     ],
 )
 def test_item_lines(line: str, qty: str, uom: str | None, price: str | None, codes: tuple, description: str | None) -> None:
@@ -327,6 +335,8 @@ def test_urgent_in_subject() -> None:
         ("Consegna presso il nostro magazzino di Verona", "Verona", "il nostro magazzino di Verona"),
         ("Graag leveren aan onze vestiging in Utrecht", "Utrecht", "onze vestiging in Utrecht"),
         ("please deliver to our plant in Leeds", "Leeds", "our plant in Leeds"),
+        ("Leveren op ons magazijn in Tilburg.", "Tilburg", "ons magazijn in Tilburg"),
+        ("请送到我们的松江工厂", "松江", "我们的松江工厂"),
     ],
 )
 def test_site_references(text: str, city: str, name: str) -> None:
@@ -360,6 +370,21 @@ def test_labelled_notes_and_delivery_instructions() -> None:
     order = one("5 pcs AX-1234\nDelivery instructions: gate 4, before 10:00\n")
     assert order.notes.value == "gate 4, before 10:00"
     assert not one("5 pcs AX-1234\n").notes.present
+
+
+def test_ship_to_after_a_colon_in_a_delivery_sentence() -> None:
+    text = "Please ship 10 pcs AX-1234 by 12/15/2026 to: Summit Precision - Plant 2, 1200 Industrial Way, Longmont, CO 80501, USA.\n"
+    address = one(text, ExtractionContext(date(2026, 11, 20), day_first=False)).ship_to.value
+    assert (address.name, address.street, address.postal_code, address.city, address.country) == (
+        "Summit Precision - Plant 2", "1200 Industrial Way", "80501", "Longmont", "US")
+
+
+def test_huge_lines_stay_fast() -> None:
+    import time
+
+    start = time.monotonic()
+    orders_from_text("a" * 20000 + " 1 " + "x " * 5000 + "\n- 5 pcs AX-1234\n", source="body", context=CTX)
+    assert time.monotonic() - start < 5
 
 
 def test_prices_give_the_currency() -> None:
