@@ -483,6 +483,21 @@ def orders_from_text(
     return (order,) if order is not None else ()
 
 
+def order_fields_from_text(
+    text: str, *, source: str, context: ExtractionContext, subject: str = ""
+) -> Order | None:
+    """The order-level fields written in ``text`` (no lines): PO number, dates, ship-to,
+    currency, urgency, notes; None when it states none of them.
+
+    For a message whose order is in an attachment but whose body adds to it
+    ("Please deliver to Plant 2, ... by 12/24/2026"): the caller fills what the
+    document left empty. Same rules and provenance as ``orders_from_text``.
+    """
+    if not text or not text.strip():
+        return None
+    return _Reader(text, source, context, subject).read_fields()
+
+
 class _Reader:
     def __init__(self, text: str, source: str, context: ExtractionContext, subject: str) -> None:
         self.text = text
@@ -517,20 +532,43 @@ class _Reader:
 
     # -- top level -----------------------------------------------------------
 
-    def read(self) -> Order | None:
+    def read_fields(self) -> Order | None:
         po = self.po_number()
+        self._mask_dates()
+        ship_to = self.ship_to()
+        delivery, order_date = self.dates_fields()
+        order = Order(
+            source=self.source,
+            po_number=po,
+            order_date=order_date,
+            delivery_date=delivery,
+            currency=self.currency(),
+            ship_to=ship_to,
+            urgent=self.urgent(),
+            notes=self.notes(),
+        )
+        stated = (order.po_number, order.order_date, order.delivery_date, order.currency, order.ship_to, order.notes)
+        if not any(f.present for f in stated) and not order.urgent.value:
+            return None
+        return order
+
+    def _mask_dates(self) -> None:
         for d in self.dates:
             # "1 set of bits" reads as 1 September: a weak date only counts after a date cue
             line = self._line_of(d.span[0])
             left = self.text[max(line.start if line else 0, d.span[0] - _WINDOW) : d.span[0]]
             if not d.weak or self._date_cue(left) is not None:
                 self.state.masked.append(d.span)
+
+    def read(self) -> Order | None:
+        po = self.po_number()
+        self._mask_dates()
         ship_to = self.ship_to()
         items = self.items()
         if not items:
             return None
         delivery, order_date = self.dates_fields()
-        currency = self.currency(items)
+        currency = self.currency()
         lines = tuple(i.line for i in items)
         for n, item in enumerate(items, 1):
             if item.vague is not None:
@@ -1478,7 +1516,7 @@ class _Reader:
 
     # -- currency, urgency, notes ----------------------------------------------
 
-    def currency(self, items: list[_Item]) -> Field[str]:
+    def currency(self) -> Field[str]:
         hits = list(self.currency_hits)
         for m in self.p.currency_label.finditer(self.region):
             code = normalise_currency(m.group("cur"))

@@ -23,7 +23,15 @@ from extractors.classify import classify
 from extractors.context import ExtractionContext
 from extractors.mime import parse_message
 from extractors.quotes import order_text
-from extractors.text import find_dates, find_po_numbers, find_subject_po, guess_language, orders_from_text, parse_address
+from extractors.text import (
+    find_dates,
+    find_po_numbers,
+    find_subject_po,
+    guess_language,
+    order_fields_from_text,
+    orders_from_text,
+    parse_address,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "text"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.eml"))
@@ -418,3 +426,20 @@ def test_simple_tables_with_headers() -> None:
 )
 def test_guess_language(text: str, lang: str | None) -> None:
     assert guess_language(text) == lang
+
+
+def test_order_fields_of_a_body_that_accompanies_an_attachment() -> None:
+    """Given 'attached is our order ... Please deliver to ADDRESS by DATE', when the fields
+    are read, then they fill what a CSV or PDF order may leave out; no lines are needed."""
+    text = (
+        "Hello,\n\nattached is our order 3892615 as CSV.\nPlease deliver to Summit Precision Components - Plant 2, "
+        "1200 Industrial Way, Longmont, CO 80501, USA by 12/24/2026.\n\nKind regards,\nRachel\n"
+    )
+    fields = order_fields_from_text(text, source="body", context=ExtractionContext(date(2026, 11, 20), day_first=False))
+    assert fields is not None and fields.lines == ()
+    assert fields.po_number.value == "3892615"
+    assert fields.delivery_date.value == date(2026, 12, 24)
+    a = fields.ship_to.value
+    assert (a.name, a.street, a.postal_code, a.city, a.country) == (
+        "Summit Precision Components - Plant 2", "1200 Industrial Way", "80501", "Longmont", "US")
+    assert order_fields_from_text("Hi, see attached.\n\nThanks\nAnna\n", source="body", context=CTX) is None
