@@ -59,11 +59,6 @@ def _alt(words, *, escape: bool = True) -> str:
     return "|".join(items)
 
 
-def _lb(word_start: bool = True) -> str:
-    """Left word boundary that also works next to CJK text."""
-    return r"(?<![^\W_])" if word_start else ""
-
-
 # --- numbers, units, money -----------------------------------------------------
 
 # How far back a rule looks for a label or cue before a value (keeps long lines linear).
@@ -1261,7 +1256,7 @@ class _Reader:
                 k = masked.find(unit, a, b + 1) if masked.find(unit, a, b + 1) >= 0 else a
                 uom = Field(code, 0.9, self.prov((base + k, base + k + len(unit)), "unit-word"))
         # price
-        unit_price, line_total, price_spans, currency, per_unit = self._prices(masked, (a, b), base, uom)
+        unit_price, line_total, price_spans, currency, per_unit = self._prices(masked, (a, b), base)
         if not uom.present and per_unit and unit_price.present:
             # "2 x FM-1801 @ EUR 14.50/case": the quantity counts what the price is quoted for
             uom = Field(per_unit, 0.6, unit_price.provenance and self.prov(unit_price.provenance.span, "price-unit"))
@@ -1344,7 +1339,7 @@ class _Reader:
                     return m.start()
         return None
 
-    def _prices(self, masked: str, qty: Span, base: int, uom: Field[str]):
+    def _prices(self, masked: str, qty: Span, base: int):
         unit_price: Field[Decimal] = MISSING
         line_total: Field[Decimal] = MISSING
         spans: list[Span] = []
