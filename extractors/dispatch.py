@@ -26,7 +26,8 @@ from extractors.classify import classify
 from extractors.context import ExtractionContext
 from extractors.pdf import orders_from_pdf
 from extractors.spreadsheet import orders_from_sheet
-from extractors.text import orders_from_text
+from extractors.quotes import order_text
+from extractors.text import order_fields_from_text, orders_from_text
 
 PDF = "application/pdf"
 CSV = "text/csv"
@@ -57,13 +58,30 @@ def _request_order(kind: MessageKind, message: Message, po_number: str | None) -
     )
 
 
+_FILLABLE = ("order_date", "delivery_date", "currency", "ship_to", "notes")
+
+
+def _fill_from_body(order: Order, body: Order, *, single: bool) -> Order:
+    """Fields the document leaves empty, taken from what the email body states."""
+    changes = {name: getattr(body, name) for name in _FILLABLE if not getattr(order, name).present and getattr(body, name).present}
+    if single and not order.po_number.present and body.po_number.present:
+        changes["po_number"] = body.po_number
+    if body.urgent.value and not order.urgent.value:
+        changes["urgent"] = body.urgent
+    return replace(order, **changes) if changes else order
+
+
 def extract_message(message: Message, context: ExtractionContext) -> Extraction:
     document_orders: list[Order] = []
     for document in message.documents:
         document_orders.extend(_document_orders(document, context))
+    text = order_text(message.body, message.quoted, message.subject)
     body_orders: tuple[Order, ...] = ()
     if not document_orders:
-        body_orders = orders_from_text(message.body, source="body", context=context, subject=message.subject)
+        body_orders = orders_from_text(text, source="body", context=context, subject=message.subject)
+    elif body_fields := order_fields_from_text(text, source="body", context=context, subject=message.subject):
+        single = len(document_orders) == 1
+        document_orders = [_fill_from_body(o, body_fields, single=single) for o in document_orders]
     verdict = classify(message, has_order_document=bool(document_orders), body_orders=len(body_orders))
     if verdict.kind in (MessageKind.CHANGE, MessageKind.CANCELLATION):
         orders: tuple[Order, ...] = (_request_order(verdict.kind, message, verdict.referenced_po),)
