@@ -188,15 +188,19 @@ def _cut_at_rules(page: PageText, line: TextLine, start: int, end: int) -> tuple
     return tuple(out)
 
 
-def value_right(hit: Hit, page: PageText) -> tuple[Word, ...]:
-    """The words right of a label on its line, up to the next column gap, ruling or label."""
+def value_right(hit: Hit, page: PageText, *, typed: bool = False) -> tuple[Word, ...]:
+    """The words right of a label on its line, up to the next column gap, ruling or label.
+
+    After a colon the value may sit in a column of its own; a caption without
+    one ("Ship To", "币种 Currency") only takes text close to it, unless the
+    value is ``typed`` (a date, a PO number: the caller checks its form, so a
+    value right-aligned across a key/value box is fine).
+    """
     line, k = hit.line, hit.value_start
     if k >= len(line.words):
         return ()
     first = line.words[k]
-    # After a colon the value may sit in a column of its own; a caption without
-    # one ("Ship To", "币种 Currency") only takes text close to it.
-    reach = 0.3 * page.width if hit.colon else 6 * line.size
+    reach = 0.45 * page.width if typed else (0.3 * page.width if hit.colon else 6 * line.size)
     if first.x0 - hit.x1 > reach or hit_at(line, k) is not None:
         return ()
     _, seg_end = line.segment_of(k)
@@ -228,8 +232,7 @@ def value_below(hit: Hit, page: PageText) -> tuple[Word, ...]:
         start, end = line.segment_of(idx[0])
         if any(hit_at(line, j) is not None for j in range(start, end)):
             return ()  # another label row: the label is a caption without a value
-        words = _cut_at_rules(page, line, start, end)
-        return words if words[-1].x0 < hit.x1 + 4 * hit.line.size else words[: max(1, len(idx))]
+        return _cut_at_rules(page, line, start, end)
     return ()
 
 
@@ -460,7 +463,7 @@ def read_header(
             if hit.section not in fields or hit.quality < 1:
                 continue
             specificity = min(len(hit.phrase), 40)
-            for how, words in (("right", value_right(hit, page)), ("below", value_below(hit, page))):
+            for how, words in (("right", value_right(hit, page, typed=True)), ("below", value_below(hit, page))):
                 if not words:
                     continue
                 text = _text(words)

@@ -37,6 +37,7 @@ from extractors.lines import (
     is_number_like,
     label_vocabulary,
     line_amount,
+    looks_like_code,
     parse_amount,
 )
 from extractors.normalise import normalise_currency, normalise_uom
@@ -305,6 +306,14 @@ def _opens_row(cells: dict[int, list[Word]], columns: Sequence[Column], decimal_
     return False
 
 
+def _has_code(cells: dict[int, list[Word]], columns: Sequence[Column]) -> bool:
+    return any(
+        columns[i].role in (Role.SKU, Role.CUSTOMER_SKU, Role.SUPPLIER_SKU)
+        and any(looks_like_code(w.text) and not re.search(r"[.,]\d{2}$", w.text) for w in words)
+        for i, words in cells.items()
+    )
+
+
 def _summary_line(line: TextLine) -> str | None:
     """``total``/``tax``/``charges``/``carried_forward`` when the line is such a row."""
     for hit in line_hits(line):
@@ -375,9 +384,8 @@ def _walk(
             prev = line
             continue
         anchor = _opens_row(cells, columns, decimal_comma)
-        qty = _role_index(columns, Role.QUANTITY)
-        if kind is not None and not (anchor and qty is not None and qty in cells and any(is_number_like(w.text) for w in cells[qty])):
-            ended = "total"
+        if kind is not None and not (anchor and _has_code(cells, columns)):
+            ended = "total"  # a totals/tax/charges row; an item named "Total station" has a code
             break
         if re.fullmatch(r"[-=_.\s]+", line.text):
             prev = line if collected else prev
