@@ -18,7 +18,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -813,3 +813,336 @@ def encrypted_pdf() -> bytes:
 
 def not_a_pdf() -> bytes:
     return b"PK\x03\x04 this is a zip archive that someone named .pdf\n" * 20
+
+
+# --- randomised layouts -------------------------------------------------------------------------
+#
+# Many small variations of the same idea, drawn from a seed: the label words of
+# six languages, four places for the header fields (key/value right or left,
+# captions over values, one inline row, label|value cells, values far right),
+# three ship-to/bill-to arrangements, four table styles (grid, whitespace,
+# horizontal rules, shaded rows), column orders, quantity and unit together or
+# apart, line totals only, currency symbols in cells, wrapped descriptions,
+# tables over two pages with carried-forward rows. ``random_case`` returns the
+# PDF and what must be read back, in the golden files' "expected" shape.
+
+_R_LANG: dict[str, dict[str, Any]] = {
+    "en": dict(po=["PO Number", "Purchase Order No.", "Order No.", "P.O. #", "Order Number"], od=["Order Date", "Date", "PO Date"],
+               dd=["Delivery Date", "Required By", "Requested Delivery", "Need By"], cur=["Currency"],
+               ship=["Ship To", "Deliver To", "Delivery Address", "Shipping Address"], bill=["Bill To", "Invoice To", "Invoice Address"],
+               notes=["Notes", "Remarks", "Special Instructions"],
+               cols=dict(pos=["Line", "Pos", "Item", "#"], sku=["Item No.", "Part No.", "SKU", "Product Code", "Article"],
+                         desc=["Description", "Item Description", "Product"], qty=["Qty", "Quantity", "Qty Ordered"], uom=["UoM", "Unit", "U/M"],
+                         price=["Unit Price", "Price", "Unit Cost", "Price Each"], total=["Amount", "Total", "Line Total", "Extended Price"]),
+               totals=["Subtotal", "Total", "Order Total"], tax="Tax", title="PURCHASE ORDER",
+               country={"US": "USA", "GB": "United Kingdom", "DE": "Germany"},
+               units={"EA": ["EA", "pcs", "each"], "BX": ["box", "BX"], "CS": ["case", "CS", "carton"], "KGM": ["kg"], "MTR": ["m"]},
+               urgent=["URGENT", "RUSH"], carried=("Carried forward", "Brought forward")),
+    "de": dict(po=["Bestellnummer", "Bestell-Nr.", "Bestellung Nr."], od=["Bestelldatum", "Datum"], dd=["Liefertermin", "Lieferdatum", "Wunschtermin"],
+               cur=["Währung"], ship=["Lieferanschrift", "Lieferadresse", "Warenempfänger"], bill=["Rechnungsanschrift", "Rechnungsadresse"],
+               notes=["Bemerkung", "Hinweis"],
+               cols=dict(pos=["Pos", "Pos."], sku=["Artikel-Nr.", "Artikelnummer", "Art.-Nr."], desc=["Bezeichnung", "Beschreibung", "Artikelbezeichnung"],
+                         qty=["Menge", "Anzahl"], uom=["ME", "Einheit"], price=["Einzelpreis", "Preis", "E-Preis"], total=["Gesamtpreis", "Betrag", "Gesamt"]),
+               totals=["Nettobetrag", "Zwischensumme", "Gesamtbetrag"], tax="MwSt. 19%", title="BESTELLUNG",
+               country={"DE": "Deutschland", "AT": "Österreich"},
+               units={"EA": ["Stk", "Stück", "St"], "BX": ["Schachtel"], "CS": ["Karton", "Krt"], "KGM": ["kg"], "MTR": ["m"]},
+               urgent=["EILT", "DRINGEND"], carried=("Übertrag", "Übertrag")),
+    "fr": dict(po=["N° de commande", "Numéro de commande", "Commande n°"], od=["Date de commande", "Date"], dd=["Date de livraison", "Livraison souhaitée"],
+               cur=["Devise"], ship=["Adresse de livraison", "Livrer à", "Lieu de livraison"], bill=["Adresse de facturation", "Facturer à"],
+               notes=["Remarques", "Observations"],
+               cols=dict(pos=["Ligne", "N°"], sku=["Référence", "Réf.", "Code"], desc=["Désignation", "Description"], qty=["Qté", "Quantité"], uom=["Unité"],
+                         price=["Prix unitaire", "P.U. HT", "Prix u."], total=["Montant", "Montant HT", "Total ligne"]),
+               totals=["Total HT", "Montant total"], tax="TVA 20 %", title="BON DE COMMANDE", country={"FR": "France", "BE": "Belgique"},
+               units={"EA": ["u", "pièce", "pce"], "BX": ["boîte"], "CS": ["carton", "colis"], "KGM": ["kg"], "MTR": ["m"]},
+               urgent=["URGENT"], carried=("Report", "Report")),
+    "es": dict(po=["Número de pedido", "Nº de pedido", "Pedido"], od=["Fecha de pedido", "Fecha"], dd=["Fecha de entrega"], cur=["Moneda"],
+               ship=["Dirección de entrega", "Entregar en"], bill=["Dirección de facturación"], notes=["Observaciones"],
+               cols=dict(pos=["Posición"], sku=["Código", "Referencia"], desc=["Descripción"], qty=["Cantidad", "Cant."], uom=["Unidad"],
+                         price=["Precio unitario", "Precio"], total=["Importe"]),
+               totals=["Base imponible", "Importe total"], tax="IVA 21%", title="PEDIDO DE COMPRA", country={"ES": "España"},
+               units={"EA": ["ud", "uds", "pieza"], "BX": ["caja"], "KGM": ["kg"], "MTR": ["m"]},
+               urgent=["URGENTE"], carried=("Suma anterior", "Suma anterior")),
+    "it": dict(po=["Numero ordine", "N. ordine", "Ordine"], od=["Data ordine", "Data"], dd=["Data di consegna", "Data consegna"], cur=["Valuta"],
+               ship=["Indirizzo di consegna", "Destinazione merce"], bill=["Indirizzo di fatturazione", "Intestatario fattura"],
+               notes=["Note", "Osservazioni"],
+               cols=dict(pos=["Riga", "Pos."], sku=["Codice", "Cod. articolo", "Articolo"], desc=["Descrizione"], qty=["Quantità", "Q.tà", "Qtà"],
+                         uom=["U.M.", "Unità"], price=["Prezzo unitario", "Prezzo"], total=["Importo", "Totale riga"]),
+               totals=["Imponibile", "Totale ordine"], tax="IVA 22%", title="ORDINE D'ACQUISTO", country={"IT": "Italia"},
+               units={"EA": ["pz", "pezzi"], "BX": ["scatola"], "CS": ["cartone"], "KGM": ["kg"], "MTR": ["m"]},
+               urgent=["URGENTE"], carried=("Riporto", "Riporto")),
+    "nl": dict(po=["Bestelnummer", "Ordernummer"], od=["Besteldatum", "Orderdatum", "Datum"], dd=["Leverdatum", "Gewenste leverdatum"], cur=["Valuta"],
+               ship=["Afleveradres", "Leveradres"], bill=["Factuuradres"], notes=["Opmerkingen"],
+               cols=dict(pos=["Regel", "Pos"], sku=["Artikelnummer", "Artikelcode"], desc=["Omschrijving"], qty=["Aantal"], uom=["Eenheid"],
+                         price=["Prijs", "Stukprijs"], total=["Bedrag", "Totaal"]),
+               totals=["Subtotaal", "Totaal"], tax="BTW 21%", title="INKOOPORDER", country={"NL": "Nederland", "BE": "België"},
+               units={"EA": ["st", "stuks"], "BX": ["doos"], "CS": ["karton"], "KGM": ["kg"], "MTR": ["m"]},
+               urgent=["SPOED"], carried=("Transport", "Transport")),
+}
+_R_ADDRESSES = {  # (site, street, format of the postal line, (city, state, postal code))
+    "US": [("Plant 4", "1800 Harbor Blvd", "{city}, {st} {zip}", ("Tampa", "FL", "33605")),
+           ("Warehouse B", "77 Industrial Pkwy", "{city}, {st} {zip}", ("Dayton", "OH", "45404"))],
+    "GB": [("Leeds Depot", "Unit 3 Ring Road", "{city} {zip}", ("Leeds", "", "LS10 1RF")),
+           ("Stores", "14 Mill Lane", "{city} {zip}", ("Bristol", "", "BS11 9HX"))],
+    "DE": [("Werk Nord", "Industriestraße 12", "{zip} {city}", ("Hannover", "", "30179")), ("Lager", "Am Hafen 3", "{zip} {city}", ("Kiel", "", "24103"))],
+    "AT": [("Lager Süd", "Gewerbepark 7", "{zip} {city}", ("Graz", "", "8020"))],
+    "FR": [("Entrepôt Est", "8 rue des Forges", "{zip} {city}", ("Metz", "", "57000")),
+           ("Dépôt", "22 avenue de la Gare", "{zip} {city}", ("Rennes", "", "35000"))],
+    "BE": [("Depot", "Havenlaan 5", "{zip} {city}", ("Gent", "", "9000"))],
+    "ES": [("Almacén Norte", "Calle Mayor 45", "{zip} {city}", ("Zaragoza", "", "50001"))],
+    "IT": [("Magazzino", "Via Milano 33", "{zip} {city}", ("Bergamo", "", "24121"))],
+    "NL": [("Magazijn", "Havenweg 9", "{zip} {city}", ("Tilburg", "", "5048 AB"))],
+}
+_R_COMPANIES = {"en": ["Brightline Tools Inc.", "Harbor Supply Ltd", "Northgate Components Corp."],
+                "de": ["Müller Technik GmbH", "Schäfer Anlagenbau AG"], "fr": ["Atelier Moreau SARL", "Durand Industrie SAS"],
+                "es": ["Talleres Ruiz S.L.", "Comercial Vega S.A."], "it": ["Meccanica Conti S.r.l.", "Ferro Sud S.p.A."],
+                "nl": ["Jansen Techniek B.V.", "Bakker Industrie B.V."]}
+_R_WORDS = ("hex bolt nut washer zinc plated steel cable tie black white nitrile glove size pallet film stretch tape "
+            "brown clear hose clamp stainless drill bit sealant tube grease lubricant marker label roll").split()
+
+
+def _r_date(d: date, lang: str, style: str) -> str:
+    if style == "iso":
+        return d.isoformat()
+    if style == "us":
+        return month_day_year(d)
+    if style == "dot":
+        return day_month_year(d, ".")
+    if style == "slash":
+        return day_month_year(d)
+    if style == "erp":
+        return f"{d.day:02d}-{MONTHS['en'][d.month - 1][:3]}-{d.year}"
+    if lang == "en":
+        return f"{MONTHS['en'][d.month - 1]} {d.day}, {d.year}"
+    if lang in ("fr", "it"):
+        return f"{d.day} {MONTHS[lang][d.month - 1]} {d.year}"
+    return day_month_year(d, ".")
+
+
+def random_case(seed: int) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
+    """(what was drawn, the PDF, the expected extraction) for one seed."""
+    import random
+
+    rnd = random.Random(seed)
+    lang = rnd.choice(sorted(_R_LANG))
+    words = _R_LANG[lang]
+    country = rnd.choice(sorted(words["country"]))
+    us = country == "US"
+    numstyle = "dot" if lang == "en" else rnd.choice(["comma", "space"])
+    dstyle = "us" if us else rnd.choice(["iso", "dot", "slash", "long"] + (["erp"] if lang == "en" else []))
+    currency = {"US": "USD", "GB": "GBP"}.get(country, "EUR")
+    symbol = {"USD": "$", "GBP": "£", "EUR": "€"}[currency]
+    ordered = date(2026, 11, 1) + timedelta(days=rnd.randint(0, 40))
+    wanted = ordered + timedelta(days=rnd.randint(5, 60))
+    po = rnd.choice(["{a}{n}", "{n}", "{a}-{n}", "{a}/{y}/{n}"]).format(
+        a=rnd.choice(["PO", "BE", "OA", "ZX", "N"]) + str(rnd.randint(1, 9)), n=rnd.randint(10000, 9999999), y=2026)
+    company = rnd.choice(_R_COMPANIES[lang])
+    site, street, postal_format, (city, state, postal) = rnd.choice(_R_ADDRESSES[country])
+    postal_line = postal_format.format(city=city, st=state, zip=postal)
+    ship = [f"{' '.join(company.split()[:2])} - {site}", street, postal_line, words["country"][country]]
+    bill = [company, "Hauptstraße 1" if lang == "de" else "10 Main Street", postal_line, words["country"][country]]
+    totals_only = rnd.random() < 0.2
+    items = []
+    for _ in range(rnd.choice([1, 2, 3, 5, 8, 12, 20, 30, 45])):
+        unit = rnd.choice(sorted(words["units"]))
+        whole = unit not in ("KGM", "MTR") or rnd.random() < 0.6 or totals_only
+        quantity = Decimal(rnd.choice([1, 2, 4, 5, 10, 12, 24, 25, 50, 100, 250, 1000, 1500])) if whole else Decimal(rnd.choice(["2.5", "12.5", "0.75"]))
+        price = Decimal(rnd.choice(["0.32", "1.45", "2.09", "3.60", "8.10", "12.90", "26.00", "58.86", "240.00", "1250.00"] + ([] if totals_only else ["0.041"])))
+        description = " ".join(rnd.choice(_R_WORDS) for _ in range(rnd.randint(2, 7))).capitalize()
+        wrapped = " ".join(rnd.choice(_R_WORDS) for _ in range(3)) if rnd.random() < 0.15 else None
+        code = rnd.choice(["{A}-{n}", "{A}{n}", "{n}", "{A}/{n}"]).format(A=rnd.choice(["AX", "KL", "ZT", "QW"]), n=rnd.randint(1000, 99999))
+        items.append(dict(code=code, description=description, wrapped=wrapped, quantity=quantity, unit=unit,
+                          unit_text=rnd.choice(words["units"][unit]), price=price,
+                          total=(quantity * price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)))
+    table = rnd.choice(["grid", "whitespace", "hrules", "shaded"])
+    qty_unit = rnd.choice(["separate", "combined", "none"])
+    symbols_in_cells = rnd.random() < 0.3
+    header_style = rnd.choice(["kv_right", "kv_left", "captions", "inline", "kv_grid", "kv_far"])
+    block_style = rnd.choice(["captions_side", "label_left", "captions_stacked"])
+    cols = ["pos", "sku", "desc", "qty", "uom", "price", "total"]
+    if rnd.random() < 0.3:
+        cols = ["qty", "uom", "sku", "desc", "price", "total"]
+    if rnd.random() < 0.2:
+        cols = ["desc", "sku", "qty", "uom", "price", "total"]
+    if rnd.random() < 0.2 and "pos" in cols:
+        cols.remove("pos")
+    if qty_unit != "separate":
+        cols.remove("uom")
+    if totals_only:
+        cols.remove("price")
+    heads = {c: rnd.choice(words["cols"][c]) for c in cols}
+    notes = rnd.choice([None, "Deliver between 8 and 14", "Call before delivery"])
+    urgent = rnd.random() < 0.15
+    carried = rnd.random() < 0.6
+    drawn = dict(seed=seed, lang=lang, country=country, numbers=numstyle, dates=dstyle, table=table, qty_unit=qty_unit,
+                 totals_only=totals_only, header=header_style, blocks=block_style, heads=heads, items=len(items))
+
+    s = Sheet(LETTER if us else A4)
+    width = s.width
+    s.text(40, 30, company, size=rnd.choice([12, 14, 16]), bold=True)
+    s.text(40, 48, f"{bill[1]}, {bill[2]}", size=8)
+    s.text(width - 220, 30, words["title"], size=14, bold=True)
+    if urgent:
+        s.text(width - 220, 50, rnd.choice(words["urgent"]), size=12, bold=True)
+    fields = [(rnd.choice(words["po"]), po), (rnd.choice(words["od"]), _r_date(ordered, lang, dstyle)),
+              (rnd.choice(words["dd"]), _r_date(wanted, lang, dstyle))]
+    currency_label = rnd.random() < 0.6
+    if currency_label:
+        fields.append((words["cur"][0], currency))
+    y = 80.0
+    if header_style in ("kv_right", "kv_left"):
+        x0 = width - 250 if header_style == "kv_right" else 40
+        for label, value in fields:
+            s.text(x0, y, label + ":", size=9, bold=rnd.random() < 0.5)
+            s.text(x0 + 110, y, value, size=9)
+            y += 13
+        y = max(y, 80 + 13 * 4) + 10
+    elif header_style in ("kv_grid", "kv_far"):
+        x0 = width - 260
+        for label, value in fields:
+            if header_style == "kv_grid":
+                s.box(x0, y - 3, x0 + 110, y + 11)
+                s.box(x0 + 110, y - 3, x0 + 220, y + 11)
+                s.text(x0 + 4, y, label, size=8.5, bold=True)
+                s.text(x0 + 114, y, value, size=8.5)
+            else:
+                s.text(x0, y, label, size=8.5, bold=True)
+                s.right(width - 40, y, value, size=8.5)
+            y += 14
+        y += 14
+    elif header_style == "captions":
+        cell = (width - 80) / len(fields)
+        ruled = rnd.random() < 0.5
+        if ruled:
+            s.box(40, y - 3, width - 40, y + 28)
+        for i, (label, value) in enumerate(fields):
+            s.text(40 + i * cell + 4, y, label, size=8, bold=True)
+            s.text(40 + i * cell + 4, y + 14, value, size=9)
+            if ruled and i:
+                s.vline(40 + i * cell, y - 3, y + 28)
+        y += 45
+    else:
+        x = 40.0
+        for label, value in fields:
+            text = f"{label}: {value}"
+            s.text(x, y, text, size=9)
+            x += len(text) * 4.6 + 20
+            if x > width - 150:
+                x = 40
+                y += 13
+        y += 25
+    blocks = [(rnd.choice(words["bill"]), bill), (rnd.choice(words["ship"]), ship)]
+    if rnd.random() < 0.5:
+        blocks.reverse()
+    if block_style == "captions_side":
+        for k, (label, lines) in enumerate(blocks):
+            x = 40 + k * (width - 80) / 2
+            s.text(x, y, label, size=9, bold=True)
+            for i, line in enumerate(lines):
+                s.text(x, y + 14 + 11 * i, line, size=9)
+        y += 14 + 11 * 4 + 20
+    else:
+        for label, lines in blocks:
+            left = block_style == "label_left"
+            s.text(40, y, label + (":" if left else ""), size=9, bold=True)
+            for i, line in enumerate(lines):
+                s.text(150 if left else 40, y + (0 if left else 13) + 11 * i, line, size=9)
+            y += 11 * 4 + (16 if left else 31)
+    widths = dict(pos=45, sku=70, desc=200, qty=70 if qty_unit == "combined" else 50, uom=40, price=65, total=70)
+    scale = (width - 80) / sum(widths[c] for c in cols)
+    xs = [40.0]
+    for c in cols:
+        xs.append(xs[-1] + widths[c] * scale)
+    right_aligned = {"qty", "price", "total"}
+
+    def header(at: float) -> float:
+        if table in ("grid", "shaded"):
+            s.box(40, at - 3, width - 40, at + 11, fill=0.85)
+        for c, x0, x1 in zip(cols, xs, xs[1:], strict=False):
+            if c in right_aligned:
+                s.right(x1 - 4, at, heads[c], size=8, bold=True)
+            else:
+                s.text(x0 + 4, at, heads[c], size=8, bold=True)
+        if table in ("hrules", "whitespace"):
+            s.hline(40, width - 40, at + 12)
+        return at + 17
+
+    def cell_text(n: int, item: dict[str, Any], c: str) -> str:
+        if c == "pos":
+            return str(n + 1)
+        if c == "sku":
+            return item["code"]
+        if c == "desc":
+            return item["description"]
+        if c == "qty":
+            q = f"{int(item['quantity']):,}" if numstyle == "dot" and item["quantity"] >= 1000 else qty(item["quantity"], numstyle)
+            return f"{q} {item['unit_text']}" if qty_unit == "combined" else q
+        if c == "uom":
+            return item["unit_text"]
+        prefix = symbol + " " if symbols_in_cells else ""
+        if c == "price":
+            return prefix + money(item["price"], numstyle, places=3 if item["price"] == Decimal("0.041") else 2)
+        return prefix + money(item["total"], numstyle)
+
+    y = header(y + 10)
+    top = y - 20
+    bottom = s.height - 80
+    for n, item in enumerate(items):
+        if y > bottom:
+            if table == "grid":
+                for x in xs:
+                    s.vline(x, top, y - 3)
+            subtotal = sum((i["total"] for i in items[:n]), Decimal(0))
+            if carried:
+                s.text(xs[cols.index("desc")] + 4, y, words["carried"][0], size=8, bold=True)
+                s.right(width - 44, y, money(subtotal, numstyle), size=8)
+            s.right(width - 40, s.height - 30, "Page 1 of 2", size=7)
+            s.new_page()
+            y = header(60)
+            top = y - 20
+            if carried:
+                s.text(xs[cols.index("desc")] + 4, y, words["carried"][1], size=8, bold=True)
+                s.right(width - 44, y, money(subtotal, numstyle), size=8)
+                y += 14
+        if table == "shaded" and n % 2:
+            s.box(40, y - 3, width - 40, y + 10, fill=0.93)
+        for c, x0, x1 in zip(cols, xs, xs[1:], strict=False):
+            text = cell_text(n, item, c)
+            if c in right_aligned:
+                s.right(x1 - 4, y, text, size=8)
+            else:
+                s.text(x0 + 4, y, text, size=8)
+        if item["wrapped"]:
+            y += 10
+            s.text(xs[cols.index("desc")] + 4, y, item["wrapped"], size=8)
+        if table in ("grid", "hrules"):
+            s.hline(40, width - 40, y + 11, width=0.3)
+        y += 14
+    if table == "grid":
+        for x in xs:
+            s.vline(x, top, y - 3)
+    net = sum((i["total"] for i in items), Decimal(0))
+    y += 12
+    if y > bottom - 60:
+        s.new_page()
+        y = 60
+    totals = rnd.random() < 0.85
+    if totals:
+        s.text(width - 230, y, rnd.choice(words["totals"]), size=9, bold=True)
+        s.right(width - 44, y, f"{money(net, numstyle)} {currency}" if rnd.random() < 0.5 else symbol + money(net, numstyle), size=9)
+        y += 13
+        if rnd.random() < 0.5:
+            s.text(width - 230, y, words["tax"], size=9)
+            s.right(width - 44, y, money(net * Decimal("0.2"), numstyle), size=9)
+            y += 13
+    if notes:
+        s.text(40, y + 20, rnd.choice(words["notes"]) + ": " + notes, size=9)
+    s.text(40, s.height - 40, "IBAN DE89 3704 0044 0532 0130 00 · Tel. +49 40 123456", size=6.5)
+    expected = dict(
+        po_number=po, order_date=ordered.isoformat(), delivery_date=wanted.isoformat(),
+        currency=currency if (currency_label or symbols_in_cells or totals) else None,
+        ship_to=dict(name=ship[0], street=street, postal_code=postal, city=city, country=country),
+        urgent=urgent, notes=notes,
+        lines=[dict(codes=[i["code"]], customer_sku=None, quantity=str(i["quantity"]),
+                    uom=None if qty_unit == "none" else i["unit"], unit_price=str(i["price"])) for i in items],
+    )
+    return drawn, s.bytes(), expected

@@ -364,3 +364,15 @@ def test_excel_floats_become_the_decimal_they_show() -> None:
     assert str(parse_number_cell(0.1 + 0.2, decimal_comma=None)) == "0.3"
     assert str(parse_number_cell(74.0, decimal_comma=None)) == "74"
     assert parse_number_cell(0.125, decimal_comma=True) == Decimal("0.125")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_randomised_layout(seed: int) -> None:
+    """Given a PO drawn at random from languages, header/address/table styles,
+    number and date formats (tests/pdf_factory.random_case), when it is
+    extracted with no hints about the sender, then every field and line is
+    read back. Failures print what was drawn."""
+    drawn, data, expected = pdf_factory.random_case(seed)
+    orders = orders_from_pdf(pdf_doc(f"random-{seed}.pdf", data), context=ExtractionContext())
+    assert len(orders) == 1, drawn
+    assert mismatches(orders[0], expected) == [], drawn
