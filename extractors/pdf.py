@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import pdfplumber
@@ -58,11 +58,16 @@ class Word:
 
 @dataclass(frozen=True)
 class TextLine:
-    """Words on one visual line of a page, left to right."""
+    """Words on one visual line of a page, left to right.
+
+    ``memo`` lets the readers keep what they found on a line (its labels, its
+    table header) so that every question about a line is answered once.
+    """
 
     page: int
     index: int  # position among the page's lines, top to bottom
     words: tuple[Word, ...]
+    memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def top(self) -> float:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 from bot.model import MISSING, Address, Field, Provenance
 from extractors.context import ExtractionContext
 from extractors.lines import (
-    read_date,
     day_first_evidence,
     fold_label,
     has_cjk,
@@ -36,6 +35,7 @@ from extractors.lines import (
     label_vocabulary,
     parse_address,
     parse_amount,
+    read_date,
     read_po_number,
     urgent_phrase,
 )
@@ -113,9 +113,9 @@ class Hit:
 
 def line_hits(line: TextLine) -> tuple[Hit, ...]:
     """Every label on a line, longest match first, bilingual neighbours merged."""
-    cached = line.__dict__.get("_hits")
+    cached = line.memo.get("hits")
     if cached is not None:
-        return cached
+        return cached  # type: ignore[return-value]
     words = line.words
     tokens = [fold_token(w.text) for w in words]
     index = _phrase_index()
@@ -164,7 +164,7 @@ def line_hits(line: TextLine) -> tuple[Hit, ...]:
             quality = 0
         hits.append(Hit(section, line, start, end, value_start, colon, quality, phrase))
     result = tuple(hits)
-    line.__dict__["_hits"] = result
+    line.memo["hits"] = result
     return result
 
 
@@ -254,6 +254,7 @@ def provenance(source: str, page: int, words: Sequence[Word], rule: str) -> Prov
 
 
 # --- field value readers ---------------------------------------------------------
+
 
 def read_currency(text: str) -> str | None:
     for token in text.split()[:2]:

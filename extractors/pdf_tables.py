@@ -103,9 +103,9 @@ def _phrase_role(words: Sequence[Word]) -> Role | None:
 
 def header_columns(line: TextLine) -> list[Column] | None:
     """The columns a text line names, or None when it is no table header (a fresh list each call)."""
-    if "_header" not in line.__dict__:
-        line.__dict__["_header"] = _header_columns(line)
-    cached = line.__dict__["_header"]
+    if "header" not in line.memo:
+        line.memo["header"] = _header_columns(line)
+    cached: list[Column] | None = line.memo["header"]  # type: ignore[assignment]
     return None if cached is None else [Column(c.role, c.x0, c.x1, c.label) for c in cached]
 
 
@@ -450,15 +450,21 @@ def _row_cells(
     return cells, extra, row_text
 
 
-def _position_as_code(columns: list[Column], rows_cells: list[dict[Role, Cell]]) -> None:
+def _position_as_code(table: _Table) -> None:
     """A column headed like a position ("Item") that holds codes, not numbers, is the sku column."""
-    if any(c.role == Role.SKU for c in columns):
+    if any(c.role == Role.SKU for c in table.columns):
         return
-    values = [cells[Role.POSITION].text for cells in rows_cells if Role.POSITION in cells]
-    if values and sum(1 for v in values if not re.fullmatch(r"\d{1,4}\.?", v.strip())) > len(values) / 2:
-        for cells in rows_cells:
-            if Role.POSITION in cells:
-                cells[Role.SKU] = cells.pop(Role.POSITION)
+    for i, column in enumerate(table.columns):
+        if column.role != Role.POSITION:
+            continue
+        values = [
+            " ".join(w.text for w in cell)
+            for row in table.rows
+            if (cell := _assign([w for ln in row.lines for w in ln.words], table.columns).get(i))
+        ]
+        if values and sum(1 for v in values if not re.fullmatch(r"\d{1,4}\.?", v.strip())) > len(values) / 2:
+            column.role = Role.SKU
+            return
 
 
 # --- the tables of a document --------------------------------------------------------------
@@ -530,12 +536,9 @@ def read_line_items(pages: Sequence[PageText], *, source: str, decimal_comma: bo
         for column in table.columns:
             if code := header_currency(column.label):
                 currencies[code] += 2
-        rows_cells = []
+        _position_as_code(table)
         for row in table.rows:
             cells, extra, row_text = _row_cells(row, table.columns, source, table.rule)
-            rows_cells.append((cells, extra, row_text))
-        _position_as_code(table.columns, [c for c, _, _ in rows_cells])
-        for cells, extra, row_text in rows_cells:
             for role in (Role.UNIT_PRICE, Role.LINE_TOTAL):
                 if role in cells and (code := parse_amount(cells[role].text, decimal_comma=decimal_comma)[1]):
                     currencies[code] += 1

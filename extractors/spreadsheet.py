@@ -29,7 +29,6 @@ from bot.errors import UnreadableInput
 from bot.model import MISSING, Address, Document, Field, Order, OrderLine, Provenance, Reason, ReasonCode
 from extractors.context import ExtractionContext
 from extractors.lines import (
-    read_date,
     Cell,
     Role,
     build_line,
@@ -41,9 +40,11 @@ from extractors.lines import (
     is_table_header,
     label_vocabulary,
     parse_address,
+    parse_amount,
     day_first_evidence,
     parse_number_cell,
     po_number_from_filename,
+    read_date,
     read_po_number,
     urgent_phrase,
 )
@@ -232,8 +233,10 @@ def _order_from_sheet(sheet: Sheet, doc: Document, context: ExtractionContext) -
     if decimal_comma is None:
         decimal_comma = context.decimal_comma
 
-    lines, used_rows = _lines(sheet, header_index, roles, decimal_comma, doc.source)
+    lines, used_rows, printed_total = _lines(sheet, header_index, roles, decimal_comma, doc.source)
     fields = _key_values(sheet, used_rows | {header_index}, doc.source, context, texts)
+    for name, value in _column_fields(sheet, header_index, roles, used_rows, doc.source, context, texts).items():
+        fields.setdefault(name, value)
 
     currency = fields.get("currency", MISSING)
     if not currency.present:
@@ -249,7 +252,7 @@ def _order_from_sheet(sheet: Sheet, doc: Document, context: ExtractionContext) -
     elif po_number.present and file_po and file_po.lower() == str(po_number.value).lower():
         po_number = Field(po_number.value, min(1.0, po_number.confidence + 0.03), po_number.provenance)
 
-    checked, _ = check_against_total(lines, [])
+    checked, matched = check_against_total(lines, [printed_total] if printed_total is not None else [])
     return Order(
         source=doc.source,
         customer_name=fields.get("customer_name", MISSING),
@@ -261,7 +264,56 @@ def _order_from_sheet(sheet: Sheet, doc: Document, context: ExtractionContext) -
         lines=checked,
         urgent=fields.get("urgent", Field(False, 0.7)),
         notes=fields.get("notes", MISSING),
+        document_total=Field(printed_total, 0.95 if matched is not None else 0.5, Provenance(doc.source, rule="total row"))
+        if printed_total is not None
+        else MISSING,
     )
+
+
+def _cell_date(cell: SheetCell, day_first: bool, reference: date | None) -> date | None:
+    if isinstance(cell.value, datetime):
+        return cell.value.date()
+    if isinstance(cell.value, date):
+        return cell.value
+    return read_date(cell.text, day_first=day_first, reference=reference)
+
+
+def _column_fields(
+    sheet: Sheet,
+    header_index: int,
+    roles: list[Role | None],
+    rows: set[int],
+    source: str,
+    context: ExtractionContext,
+    texts: Iterable[str],
+) -> dict[str, Field]:
+    """Order fields printed as columns of the line table (an export repeating
+    the PO number or delivery date on every row): the value when all rows agree."""
+    day_first = day_first_evidence(texts)
+    if day_first is None:
+        day_first = context.day_first if context.day_first is not None else True
+    found: dict[str, Field] = {}
+    for c, head in enumerate(sheet.rows[header_index]):
+        section = "delivery_date" if c < len(roles) and roles[c] is Role.DELIVERY_DATE else None
+        if section is None and (c >= len(roles) or roles[c] is None) and (label := _label_of(head.text)):
+            section = label[0] if label[0] in ("po_number", "order_date", "delivery_date", "currency", "customer_name") else None
+        if section is None or section in found:
+            continue
+        cells = [sheet.rows[r][c] for r in sorted(rows) if c < len(sheet.rows[r]) and not sheet.rows[r][c].blank]
+        if not cells:
+            continue
+        if section in ("order_date", "delivery_date"):
+            values = {_cell_date(cell, day_first, context.reference_date) for cell in cells}
+        elif section == "currency":
+            values = {normalise_currency(cell.text) for cell in cells}
+        elif section == "po_number":
+            values = {read_po_number(cell.text) or cell.text for cell in cells}
+        else:
+            values = {cell.text for cell in cells}
+        values.discard(None)
+        if len(values) == 1:
+            found[section] = Field(values.pop(), 0.9, Provenance(source, rule=sheet.where(cells[0])))
+    return found
 
 
 def _number(cell: SheetCell, decimal_comma: bool | None) -> Decimal | None:
@@ -272,18 +324,26 @@ def _number(cell: SheetCell, decimal_comma: bool | None) -> Decimal | None:
 
 def _lines(
     sheet: Sheet, header_index: int, roles: list[Role | None], decimal_comma: bool | None, source: str
-) -> tuple[tuple[OrderLine, ...], set[int]]:
+) -> tuple[tuple[OrderLine, ...], set[int], Decimal | None]:
+    """The order lines under the header, the rows they came from, and the
+    total printed on a totals row that ends the table, if any."""
     vocab = label_vocabulary()
     stop_words = {p for s in STOP_SECTIONS for p in vocab.phrases(s)}
+    total_words = set(vocab.phrases("total"))
+    printed_total: Decimal | None = None
     lines = []
     used: set[int] = set()
     blanks = 0
-    if Role.POSITION in roles and Role.SKU not in roles:
+    if Role.SKU not in roles:
         # "Item" heads the codes in many sheets: a position column that holds codes is the sku column.
-        col = roles.index(Role.POSITION)
-        values = [r[col].text for r in sheet.rows[header_index + 1 : header_index + 30] if col < len(r) and r[col].text]
-        if values and sum(1 for v in values if not re.fullmatch(r"\d{1,4}\.?", v)) > len(values) / 2:
-            roles = [Role.SKU if r is Role.POSITION else r for r in roles]
+        roles = list(roles)
+        for col, role in enumerate(roles):
+            if role is not Role.POSITION:
+                continue
+            values = [r[col].text for r in sheet.rows[header_index + 1 : header_index + 30] if col < len(r) and r[col].text]
+            if values and sum(1 for v in values if not re.fullmatch(r"\d{1,4}\.?", v)) > len(values) / 2:
+                roles[col] = Role.SKU
+                break
     for r in range(header_index + 1, len(sheet.rows)):
         row = sheet.rows[r]
         if all(c.blank for c in row):
@@ -294,6 +354,9 @@ def _lines(
         blanks = 0
         first_text = next((c.text for c in row if not c.blank), "")
         if fold_label(first_text) in stop_words or fold_label(first_text.split(":")[0]) in stop_words:
+            if fold_label(first_text.split(":")[0]) in total_words:
+                numbers = [n for c in row if (n := _number(c, decimal_comma) or _text_amount(c, decimal_comma)) is not None]
+                printed_total = numbers[-1] if numbers else None
             break
         if _label_of(first_text) is not None and not any(_number(c, decimal_comma) for c in row):
             break  # key/value rows below the table
@@ -315,7 +378,13 @@ def _lines(
             continue
         lines.append(line)
         used.add(r)
-    return tuple(lines), used
+    return tuple(lines), used, printed_total
+
+
+def _text_amount(cell: SheetCell, decimal_comma: bool | None) -> Decimal | None:
+    if not isinstance(cell.value, str) or not re.search(r"\d", cell.text):
+        return None
+    return parse_amount(cell.text, decimal_comma=decimal_comma)[0]
 
 
 def _key_values(

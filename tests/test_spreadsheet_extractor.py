@@ -163,3 +163,20 @@ def test_corpus_has_the_sheets_this_module_tests() -> None:
         names |= {p.get_filename() for p in msg.iter_attachments()}
         assert json.loads((CORPUS / "labels" / f"{message}.json").read_text())["kind"] == "order"
     assert {f for _, f in CORPUS_SHEETS} <= names
+
+
+def test_csv_export_that_repeats_order_fields_on_every_row() -> None:
+    """Given an ERP export with the PO number, delivery date and currency as
+    columns of every line and a total row, when it is extracted, then the
+    order fields come from the columns and the total agrees with the lines."""
+    text = (
+        "PO Number,Line,Item,Description,Qty,UOM,Unit Price,Delivery Date,Currency\n"
+        "4501234567,10,AX-2291,Pallet wrap 500mm,24,EA,3.40,12/15/2026,USD\n"
+        "4501234567,20,BR-4896,Hex bolt M8x40,2,BX,20.40,12/15/2026,USD\n"
+        "Total,,,,,,122.40,,\n"
+    )
+    (order,) = orders_from_sheet(Document("export.csv", "text/csv", text.encode()), context=ExtractionContext())
+    assert order.po_number.value == "4501234567" and order.po_number.provenance.rule == "csv:A2"
+    assert order.delivery_date.value == date(2026, 12, 15) and order.currency.value == "USD"
+    assert [l.codes for l in order.lines] == [("AX-2291",), ("BR-4896",)]
+    assert order.document_total.value == Decimal("122.40") and order.document_total.confidence > 0.9
