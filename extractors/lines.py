@@ -253,10 +253,13 @@ _CODE = re.compile(r"^(?=.*\d)[A-Za-z0-9][A-Za-z0-9.\-_/]{2,}[A-Za-z0-9]$")
 _DIMENSION = re.compile(r"^\d+([.,]\d+)?(x\d+([.,]\d+)?)*(mm|cm|m|kg|g|l|ml|w|v|a)?$", re.I)
 
 
+_DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
+
+
 def looks_like_code(token: str) -> bool:
-    """A part-number-like token: letters/digits/separators with at least one digit."""
+    """A part-number-like token: letters/digits/separators with at least one digit (no date, no size)."""
     token = token.strip(" ,;:()[]")
-    return bool(_CODE.match(token)) and not _DIMENSION.match(token)
+    return bool(_CODE.match(token)) and not _DIMENSION.match(token) and not _DATE_LIKE.match(token)
 
 
 # --- values shared by the extractors -------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -39,6 +39,7 @@ from extractors.lines import (
     line_amount,
     looks_like_code,
     parse_amount,
+    split_quantity,
 )
 from extractors.normalise import normalise_currency, normalise_uom
 from extractors.pdf_fields import Total, line_hits
@@ -109,7 +110,10 @@ def header_columns(line: TextLine) -> list[Column] | None:
     return None if cached is None else [Column(c.role, c.x0, c.x1, c.label) for c in cached]
 
 
-def _header_columns(line: TextLine) -> list[Column] | None:
+def _header_columns(line: TextLine, *, relaxed: bool = False) -> list[Column] | None:
+    """Columns named by a line. ``relaxed`` also takes a line that names two
+    roles and has further columns whose headers the vocabulary does not know;
+    their roles are then inferred from the data (``_infer_roles``)."""
     words, size = line.words, line.size
     longest = label_vocabulary().longest_column_phrase
     cells: list[list] = []  # [role, start, end]
@@ -127,7 +131,11 @@ def _header_columns(line: TextLine) -> list[Column] | None:
             cells.append([None, i, i + 1])
             i += 1
     matched_words = sum(c[2] - c[1] for c in cells if c[0] is not None)
-    if matched_words * 2 < len(words) or not is_table_header([c[0] for c in cells]):
+    known = {c[0] for c in cells if c[0] is not None}
+    if relaxed:
+        if len(known) < 2 or matched_words * 3 < len(words) or len(line.segments) < 3:
+            return None
+    elif matched_words * 2 < len(words) or not is_table_header([c[0] for c in cells]):
         return None
     # Unknown words join a close neighbour ("P.U. HT", "Total (net)"); same-role
     # neighbours merge ("数量 Qty").
@@ -136,8 +144,9 @@ def _header_columns(line: TextLine) -> list[Column] | None:
         if merged:
             prev = merged[-1]
             gap = words[cell[1]].x0 - words[prev[2] - 1].x1
-            close = gap <= 1.2 * size
-            if close and (cell[0] is None or prev[0] is None or cell[0] == prev[0]):
+            same_role = cell[0] is not None and cell[0] == prev[0] and gap <= 1.2 * size
+            unknown_word = (cell[0] is None or prev[0] is None) and gap <= 0.6 * size  # one space apart
+            if same_role or unknown_word:
                 prev[0] = prev[0] or cell[0]
                 prev[2] = cell[2]
                 continue
@@ -146,6 +155,87 @@ def _header_columns(line: TextLine) -> list[Column] | None:
         Column(role, words[s].x0, words[e - 1].x1, " ".join(w.text for w in words[s:e]))
         for role, s, e in merged
     ]
+
+
+def _same_roles_as_before(columns: list[Column], tables: Sequence[_Table]) -> None:
+    """A header repeated on a later page keeps the roles inferred on the first page."""
+    labels = [c.label for c in columns]
+    for table in reversed(tables):
+        if [c.label for c in table.columns] == labels:
+            for column, earlier in zip(columns, table.columns, strict=True):
+                column.role = column.role or earlier.role
+            return
+
+
+def _complete_roles(columns: list[Column], body: Sequence[TextLine], *, strict: bool) -> list[Column] | None:
+    """Fill in the roles of columns whose headers the vocabulary does not know,
+    from their data. A header that was only half recognised (``strict`` False)
+    must end up naming a quantity and an amount, or it is no order table."""
+    if not any(c.role is None for c in columns):
+        return columns
+    lines: list[TextLine] = []
+    for other in body[:60]:
+        summary = _summary_line(other)
+        if summary == "carried_forward":
+            continue
+        if _footer_line(other) or summary is not None or other.top - body[0].top > 60 * other.size:
+            break
+        lines.append(other)
+    if all(c.left == float("-inf") for c in columns):  # no rulings: bounds from the white space
+        bounded = [Column(c.role, c.x0, c.x1, c.label) for c in columns]
+        _set_bounds_from_whitespace(bounded, [w for ln in lines for w in ln.words], lines[0].size if lines else 10.0)
+    else:
+        bounded = columns
+    sample = [_assign(ln.words, bounded) for ln in lines]
+    guessed = [Column(c.role, c.x0, c.x1, c.label, c.left, c.right) for c in bounded]
+    _infer_roles(guessed, sample)
+    roles = {c.role for c in guessed}
+    if not strict and (
+        not is_table_header(list(roles)) or Role.QUANTITY not in roles or not roles & {Role.UNIT_PRICE, Role.LINE_TOTAL}
+    ):
+        return None
+    for column, guess in zip(columns, guessed, strict=True):
+        column.role = guess.role
+    return columns
+
+
+def _infer_roles(columns: list[Column], rows: Sequence[dict[int, list[Word]]]) -> None:
+    """Give unknown columns the roles still missing, by what their cells hold:
+    unit words, quantities with units, amounts, codes or text."""
+    known = {c.role for c in columns if c.role is not None}
+
+    def values(i: int) -> list[str]:
+        return [" ".join(w.text for w in row[i]) for row in rows if row.get(i)]
+
+    def share(i: int, test: Callable[[str], bool]) -> float:
+        vs = values(i)
+        return sum(1 for v in vs if test(v)) / len(vs) if len(vs) >= max(1, len(rows) // 2) else 0.0
+
+    unknown = [i for i, c in enumerate(columns) if c.role is None and values(i)]
+    numeric: list[int] = []
+    for i in unknown:
+        if Role.UOM not in known and share(i, lambda v: normalise_uom(v.strip(".")) is not None) >= 0.8:
+            columns[i].role = Role.UOM
+        elif Role.QUANTITY not in known and share(i, lambda v: split_quantity(v, decimal_comma=None)[1] is not None) >= 0.8:
+            columns[i].role = Role.QUANTITY
+        elif share(i, lambda v: is_number_like(v.split()[-1])) >= 0.8:
+            numeric.append(i)
+            continue
+        elif Role.SKU not in known and share(i, lambda v: len(v.split()) == 1 and looks_like_code(v)) >= 0.8:
+            columns[i].role = Role.SKU
+        elif Role.DESCRIPTION not in known and share(i, lambda v: len(v.split()) >= 2) >= 0.5:
+            columns[i].role = Role.DESCRIPTION
+        if columns[i].role is not None:
+            known.add(columns[i].role)
+    whole = [i for i in numeric if share(i, lambda v: not re.search(r"[.,]\d{2}$", v)) >= 0.8]
+    amounts = [i for i in numeric if i not in whole]
+    if Role.QUANTITY not in known and whole:
+        columns[whole[-1]].role = Role.QUANTITY
+        known.add(Role.QUANTITY)
+    for role in (Role.LINE_TOTAL, Role.UNIT_PRICE):
+        if role not in known and amounts:
+            columns[amounts.pop()].role = role
+            known.add(role)
 
 
 def _two_line_header(line: TextLine, below: TextLine | None) -> list[Column] | None:
@@ -182,21 +272,24 @@ def _two_line_header(line: TextLine, below: TextLine | None) -> list[Column] | N
     return columns if len([c for c in columns if c.role]) >= single else None
 
 
-def _ruled_header(table: RuledTable, page: PageText) -> tuple[int, list[Column]] | None:
-    """The header row of a ruled table and its columns, bounds from the cell edges."""
+def _ruled_header(table: RuledTable, page: PageText) -> tuple[int, list[Column], bool] | None:
+    """The header row of a ruled table, its columns (bounds from the cell
+    edges) and whether the vocabulary named enough of them (else the rest
+    must be inferred from the data)."""
     for r, row in enumerate(table.rows[:3]):
         cells = [c for c in row if c is not None]
         if len(cells) < 3:
             continue
         texts = [_words_in(page, c) for c in cells]
         roles = [header_role(" ".join(w.text for w in ws)) for ws in texts]
-        if is_table_header(roles):
+        strict = is_table_header(roles)
+        if strict or len({r for r in roles if r is not None}) >= 2:
             columns = []
             for cell, words, role in zip(cells, texts, roles, strict=True):
                 x0, x1 = (words[0].x0, max(w.x1 for w in words)) if words else (cell[0], cell[2])
                 columns.append(Column(role, x0, x1, " ".join(w.text for w in words), cell[0], cell[2]))
             columns[0].left, columns[-1].right = float("-inf"), float("inf")
-            return r, columns
+            return r, columns, strict
     return None
 
 
@@ -488,11 +581,15 @@ def read_line_items(pages: Sequence[PageText], *, source: str, decimal_comma: bo
             header = _ruled_header(ruled, page)
             if header is None:
                 continue
-            r, columns = header
+            r, columns, strict = header
             header_top = min(c[1] for c in ruled.rows[r] if c)
             header_bottom = max(c[3] for c in ruled.rows[r] if c)
             header_keys = {ln.key for ln in page.lines if header_top <= (ln.top + ln.bottom) / 2 <= header_bottom}
             body = [ln for ln in page.lines if ln.top >= header_bottom - 1 and ln.key not in keys]
+            completed = _complete_roles(columns, body, strict=strict)
+            if completed is None:
+                continue
+            columns = completed
             walk = _walk(body, columns, page.number, decimal_comma)
             tables.append(_Table(columns, walk.rows, "pdf:ruled", 0.93))
             keys |= walk.keys | header_keys
@@ -510,17 +607,28 @@ def read_line_items(pages: Sequence[PageText], *, source: str, decimal_comma: bo
                 columns = stacked
                 header_keys.add(below.key)
                 last_header = below
+            body = [ln for ln in page.lines[last_header.index + 1 :] if ln.key not in keys]
+            rule, confidence = "pdf:columns", 0.88
+            if columns is None:
+                columns = _header_columns(line, relaxed=True)
+                rule, confidence = "pdf:columns:inferred", 0.8
+                if columns is not None:
+                    columns = _complete_roles(columns, body, strict=False)
+            else:
+                columns = _complete_roles(columns, body, strict=True)
             if columns is None:
                 continue
-            body = [ln for ln in page.lines[last_header.index + 1 :] if ln.key not in keys]
+            _same_roles_as_before(columns, tables)
             provisional = _walk(body, _midpoint_bounds(columns), page.number, decimal_comma)
             data_words = [w for row in provisional.rows for ln in row.lines for w in ln.words]
             _set_bounds_from_whitespace(columns, data_words, line.size)
             walk = _walk(body, columns, page.number, decimal_comma)
-            tables.append(_Table(columns, walk.rows, "pdf:columns", 0.88))
+            if rule.endswith("inferred") and not walk.rows:
+                continue
+            tables.append(_Table(columns, walk.rows, rule, confidence))
             keys |= walk.keys | header_keys
             found_header = True
-            open_columns = (columns, "pdf:columns", 0.88) if walk.ended in ("page_end", "footer") else None
+            open_columns = (columns, rule, confidence) if walk.ended in ("page_end", "footer") else None
         if not found_header and open_columns is not None:
             columns, rule, confidence = open_columns
             body = [ln for ln in page.lines if ln.key not in keys]

@@ -896,6 +896,8 @@ _R_COMPANIES = {"en": ["Brightline Tools Inc.", "Harbor Supply Ltd", "Northgate 
                 "de": ["Müller Technik GmbH", "Schäfer Anlagenbau AG"], "fr": ["Atelier Moreau SARL", "Durand Industrie SAS"],
                 "es": ["Talleres Ruiz S.L.", "Comercial Vega S.A."], "it": ["Meccanica Conti S.r.l.", "Ferro Sud S.p.A."],
                 "nl": ["Jansen Techniek B.V.", "Bakker Industrie B.V."]}
+_R_UNKNOWN_HEADS = {"qty": ["Pcs", "Stuks", "Nombre"], "price": ["Each", "Tarif"], "desc": ["Goods", "Waren"],
+                    "total": ["Net", "Ext."], "uom": ["Pack", "Emb."]}
 _R_WORDS = ("hex bolt nut washer zinc plated steel cable tie black white nitrile glove size pallet film stretch tape "
             "brown clear hose clamp stainless drill bit sealant tube grease lubricant marker label roll").split()
 
@@ -970,6 +972,10 @@ def random_case(seed: int) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
     if totals_only:
         cols.remove("price")
     heads = {c: rnd.choice(words["cols"][c]) for c in cols}
+    unknown_head = rnd.random() < 0.25 and [c for c in cols if c in _R_UNKNOWN_HEADS]
+    if unknown_head:  # a header the vocabulary does not know: its role comes from the data
+        column = rnd.choice(unknown_head)
+        heads[column] = rnd.choice(_R_UNKNOWN_HEADS[column])
     notes = rnd.choice([None, "Deliver between 8 and 14", "Call before delivery"])
     urgent = rnd.random() < 0.15
     carried = rnd.random() < 0.6
