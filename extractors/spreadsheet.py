@@ -20,7 +20,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -37,8 +37,10 @@ from extractors.lines import (
     fold_label,
     header_currency,
     header_role,
+    is_number_like,
     is_table_header,
     label_vocabulary,
+    looks_like_code,
     parse_address,
     parse_amount,
     day_first_evidence,
@@ -46,9 +48,10 @@ from extractors.lines import (
     po_number_from_filename,
     read_date,
     read_po_number,
+    split_quantity,
     urgent_phrase,
 )
-from extractors.normalise import normalise_currency
+from extractors.normalise import normalise_currency, normalise_uom
 
 KEY_SECTIONS = ("po_number", "order_date", "delivery_date", "currency", "ship_to", "bill_to", "notes", "customer_name")
 STOP_SECTIONS = ("total", "tax", "charges")
@@ -187,11 +190,79 @@ def _label_of(text: str) -> tuple[str, str] | None:
 
 
 def _find_header(sheet: Sheet) -> tuple[int, list[Role | None]] | None:
+    """The header row: the first naming three roles; else the first naming two
+    whose other columns' roles can be told from their data."""
+    candidates = []
     for r, row in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
         roles = [header_role(c.text) if isinstance(c.value, str) else None for c in row]
         if is_table_header(roles):
-            return r, roles
+            return r, _infer_sheet_roles(sheet, r, roles)
+        if len({x for x in roles if x}) >= 2 and sum(1 for c in row if not c.blank) >= 3:
+            candidates.append((r, roles))
+    for r, roles in candidates:
+        inferred = _infer_sheet_roles(sheet, r, roles)
+        known = set(inferred)
+        if Role.QUANTITY in known and known & {Role.UNIT_PRICE, Role.LINE_TOTAL} and is_table_header(inferred):
+            return r, inferred
     return None
+
+
+def _infer_sheet_roles(sheet: Sheet, header_index: int, roles: list[Role | None]) -> list[Role | None]:
+    """Roles for header cells the vocabulary does not know, from the cells under them."""
+    roles = list(roles)
+    header = sheet.rows[header_index]
+    body = [row for row in sheet.rows[header_index + 1 : header_index + 31] if any(not c.blank for c in row)]
+    known = {x for x in roles if x}
+
+    def column(c: int) -> list[SheetCell]:
+        return [row[c] for row in body if c < len(row) and not row[c].blank]
+
+    def share(cells: list[SheetCell], test: Callable[[SheetCell], bool]) -> float:
+        return sum(1 for cell in cells if test(cell)) / len(cells) if len(cells) >= max(1, len(body) // 2) else 0.0
+
+    def numeric(cell: SheetCell) -> bool:
+        return isinstance(cell.value, (int, float, Decimal)) or is_number_like(cell.text)
+
+    def whole(cell: SheetCell) -> bool:
+        value = parse_number_cell(cell.value, decimal_comma=None) if numeric(cell) else None
+        return value is not None and value == value.to_integral_value() and not re.search(r"[.,]\d{2}$", cell.text)
+
+    numbers: list[int] = []
+    for c, head in enumerate(header):
+        if c < len(roles) and roles[c] is not None or head.blank:
+            continue
+        cells = column(c)
+        if not cells:
+            continue
+        guess: Role | None = None
+        if Role.UOM not in known and share(cells, lambda x: normalise_uom(x.text) is not None) >= 0.8:
+            guess = Role.UOM
+        elif Role.QUANTITY not in known and share(cells, lambda x: split_quantity(x.text, decimal_comma=None)[1] is not None) >= 0.8:
+            guess = Role.QUANTITY
+        elif share(cells, numeric) >= 0.8:
+            numbers.append(c)
+        elif Role.SKU not in known and share(cells, lambda x: looks_like_code(x.text) and " " not in x.text) >= 0.8:
+            guess = Role.SKU
+        elif Role.DESCRIPTION not in known and share(cells, lambda x: len(x.text.split()) >= 2) >= 0.5:
+            guess = Role.DESCRIPTION
+        if guess is not None:
+            while len(roles) <= c:
+                roles.append(None)
+            roles[c] = guess
+            known.add(guess)
+    integral = [c for c in numbers if share(column(c), whole) >= 0.8]
+    amounts = [c for c in numbers if c not in integral]
+    assignments: list[tuple[int, Role]] = []
+    if Role.QUANTITY not in known and integral:
+        assignments.append((integral[0], Role.QUANTITY))
+    for role in (Role.LINE_TOTAL, Role.UNIT_PRICE):
+        if role not in known and amounts:
+            assignments.append((amounts.pop(), role))
+    for c, role in assignments:
+        while len(roles) <= c:
+            roles.append(None)
+        roles[c] = role
+    return roles
 
 
 def _unreadable(doc: Document, problem: str) -> Order:

@@ -180,3 +180,17 @@ def test_csv_export_that_repeats_order_fields_on_every_row() -> None:
     assert order.delivery_date.value == date(2026, 12, 15) and order.currency.value == "USD"
     assert [l.codes for l in order.lines] == [("AX-2291",), ("BR-4896",)]
     assert order.document_total.value == Decimal("122.40") and order.document_total.confidence > 0.9
+
+
+def test_xlsx_columns_with_unknown_headers_get_their_roles_from_the_data() -> None:
+    """Given a sheet whose quantity and price columns carry headers the
+    vocabulary does not know ('Pcs', 'Each'), when it is extracted, then the
+    roles come from the cells (whole numbers, amounts) and the lines are read."""
+    data = xlsx([
+        ["Part No.", "Description", "Pcs", "Each", "Amount"],
+        ["AX-2291", "Pallet wrap 500mm", 24, 3.4, 81.6],
+        ["BR-4896", "Hex bolt M8x40", 2, 20.4, 40.8],
+    ])
+    (order,) = orders_from_sheet(Document("PO-5501.xlsx", XLSX, data), context=ExtractionContext())
+    assert [(l.codes, l.quantity.value, l.unit_price.value) for l in order.lines] == [
+        (("AX-2291",), 24, Decimal("3.4")), (("BR-4896",), 2, Decimal("20.4"))]
