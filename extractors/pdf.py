@@ -294,7 +294,8 @@ def _unreadable(doc: Document, problem: str) -> Order:
 
 
 def orders_from_pdf(doc: Document, *, context: ExtractionContext) -> tuple[Order, ...]:
-    """The purchase order in a PDF (normally one), or () for a PDF that is no order."""
+    """The purchase orders in a PDF: normally one; one per PO number when a file
+    holds several printed one after another; () for a PDF that is no order."""
     # Imported here: both readers use this module's layout types.
     from extractors import pdf_fields, pdf_tables
 
@@ -311,6 +312,38 @@ def orders_from_pdf(doc: Document, *, context: ExtractionContext) -> tuple[Order
     decimal_comma = detect_decimal_comma(all_text)
     if decimal_comma is None:
         decimal_comma = context.decimal_comma
+    starts = [
+        po if po is not None and pdf_tables.has_line_table(page) else None
+        for page, po in zip(pages, pdf_fields.page_po_numbers(pages, context), strict=True)
+    ]
+    groups = _orders_by_page(pages, starts)
+    return tuple(
+        order for group in groups if (order := _order(doc, group, context, decimal_comma, single=len(groups) == 1))
+    )
+
+
+def _orders_by_page(pages: tuple[PageText, ...], page_pos: list[str | None]) -> list[tuple[PageText, ...]]:
+    """Pages grouped into orders: a page that names a different PO number than
+    the pages before it (and has its own line table) starts a new order, as in
+    a batch of POs printed into one file; other pages, and pages naming the
+    same PO ("continued"), belong to the current order."""
+    groups: list[list[PageText]] = []
+    current: str | None = None
+    for page, po in zip(pages, page_pos, strict=True):
+        if groups and (po is None or current is None or po.lower() == current.lower()):
+            groups[-1].append(page)
+            current = current or po
+            continue
+        groups.append([page])
+        current = po
+    return [tuple(g) for g in groups]
+
+
+def _order(
+    doc: Document, pages: tuple[PageText, ...], context: ExtractionContext, decimal_comma: bool | None, *, single: bool
+) -> Order | None:
+    from extractors import pdf_fields, pdf_tables
+
     table = pdf_tables.read_line_items(pages, source=doc.source, decimal_comma=decimal_comma)
     header = pdf_fields.read_header(
         pages,
@@ -323,26 +356,24 @@ def orders_from_pdf(doc: Document, *, context: ExtractionContext) -> tuple[Order
     lines, document_total = table.checked_lines(header.totals)
 
     po_number = header.po_number
-    file_po = po_number_from_filename(doc.name)
+    file_po = po_number_from_filename(doc.name) if single else None
     if po_number.present and file_po and file_po.lower() == str(po_number.value).lower():
         po_number = Field(po_number.value, min(1.0, po_number.confidence + 0.05), po_number.provenance)
     elif not po_number.present and file_po and (lines or header.looks_like_order):
         po_number = Field(file_po, 0.4, Provenance(doc.source, rule="file_name"))
 
     if not po_number.present and not lines and not header.looks_like_order:
-        return ()
-    return (
-        Order(
-            source=doc.source,
-            customer_name=header.customer_name,
-            po_number=po_number,
-            order_date=header.order_date,
-            delivery_date=header.delivery_date,
-            currency=header.currency,
-            ship_to=header.ship_to,
-            lines=lines,
-            urgent=header.urgent,
-            notes=header.notes,
-            document_total=document_total,
-        ),
+        return None
+    return Order(
+        source=doc.source,
+        customer_name=header.customer_name,
+        po_number=po_number,
+        order_date=header.order_date,
+        delivery_date=header.delivery_date,
+        currency=header.currency,
+        ship_to=header.ship_to,
+        lines=lines,
+        urgent=header.urgent,
+        notes=header.notes,
+        document_total=document_total,
     )

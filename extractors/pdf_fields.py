@@ -442,23 +442,15 @@ def _confidence(candidate: _Candidate, candidates: list[_Candidate]) -> float:
     return base * (0.7 if rivals else 1.0)
 
 
-def read_header(
-    pages: Sequence[PageText],
-    *,
-    source: str,
-    context: ExtractionContext,
-    decimal_comma: bool | None,
-    table_lines: frozenset[tuple[int, int]] = frozenset(),
-    table_currency: str | None = None,
-) -> HeaderFields:
-    """Every header field of a PDF order, each with confidence and provenance."""
+def _candidates(
+    pages: Sequence[PageText], lines: Sequence[TextLine], context: ExtractionContext
+) -> dict[str, list[_Candidate]]:
+    """Every labelled value of the scalar fields, scored by label quality and specificity."""
     all_lines = [line for page in pages for line in page.lines]
-    header_lines = [line for line in all_lines if line.key not in table_lines]
-
     body_size = statistics.median(w.size for line in all_lines for w in line.words) if all_lines else 10.0
     fields: dict[str, list[_Candidate]] = {"po_number": [], "order_date": [], "delivery_date": [], "currency": []}
     by_page = {page.number: page for page in pages}
-    for line in header_lines:
+    for line in lines:
         page = by_page[line.page]
         for hit in line_hits(line):
             if hit.section not in fields or hit.quality < 1:
@@ -488,6 +480,34 @@ def read_header(
                     _Candidate(value, score, page.number, line.top, words, f"label:{hit.phrase}:{how}")
                 )
                 break
+    return fields
+
+
+def page_po_numbers(pages: Sequence[PageText], context: ExtractionContext) -> list[str | None]:
+    """The PO number each page names (its best labelled candidate), None where a page names none."""
+    found: list[str | None] = []
+    for page in pages:
+        candidates = [c for c in _candidates([page], page.lines, context)["po_number"] if c.score >= 200]
+        best = _best(candidates)
+        found.append(str(best.value) if best else None)
+    return found
+
+
+def read_header(
+    pages: Sequence[PageText],
+    *,
+    source: str,
+    context: ExtractionContext,
+    decimal_comma: bool | None,
+    table_lines: frozenset[tuple[int, int]] = frozenset(),
+    table_currency: str | None = None,
+) -> HeaderFields:
+    """Every header field of a PDF order, each with confidence and provenance."""
+    all_lines = [line for page in pages for line in page.lines]
+    header_lines = [line for line in all_lines if line.key not in table_lines]
+
+    fields = _candidates(pages, header_lines, context)
+    by_page = {page.number: page for page in pages}
 
     def pick(name: str) -> Field:
         best = _best(fields[name])

@@ -571,6 +571,13 @@ class _Table:
     confidence: float
 
 
+def has_line_table(page: PageText) -> bool:
+    """Does the page carry a line-item table header (ruled or not)?"""
+    if any(_ruled_header(table, page) for table in page.tables):
+        return True
+    return any(header_columns(line) is not None for line in page.lines)
+
+
 def read_line_items(pages: Sequence[PageText], *, source: str, decimal_comma: bool | None) -> TableResult:
     tables: list[_Table] = []
     keys: set[tuple[int, int]] = set()

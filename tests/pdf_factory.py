@@ -427,11 +427,12 @@ def fr_totals_only(doc: Doc) -> bytes:
     return s.bytes()
 
 
-def de_fake_bold(doc: Doc) -> bytes:
+def de_fake_bold(doc: Doc, sheet: Sheet | None = None) -> bytes:
     """German: window address (vendor, unlabelled) left, key/value right with
     fake-bold labels, an EILT stamp, rows separated by horizontal rules only,
-    quantity and unit in one cell, ship-to block right of the vendor window."""
-    s = Sheet()
+    quantity and unit in one cell, ship-to block right of the vendor window.
+    Given a ``sheet``, the order is drawn on its current page (no bytes)."""
+    s = sheet or Sheet()
     s.right(555, 40, doc.buyer[0], size=14, bold=True)
     s.right(555, 58, " · ".join(doc.buyer[1:]), size=8)
     s.text(60, 120, " · ".join(doc.buyer), size=6.5)
@@ -477,7 +478,7 @@ def de_fake_bold(doc: Doc) -> bytes:
     if doc.notes:
         s.text(60, y + 20, "Bemerkungen: " + doc.notes, size=9)
     s.text(60, 790, "Sitz: Bremen · Amtsgericht Bremen HRB 4711 · IBAN DE89 3704 0044 0532 0130 00", size=6.5)
-    return s.bytes()
+    return b"" if sheet is not None else s.bytes()
 
 
 def it_stacked(doc: Doc) -> bytes:
@@ -1152,3 +1153,17 @@ def random_case(seed: int) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
                     uom=None if qty_unit == "none" else i["unit"], unit_price=str(i["price"])) for i in items],
     )
     return drawn, s.bytes(), expected
+
+
+
+def two_orders_in_one_file() -> bytes:
+    """Two purchase orders printed one after the other into one PDF (a batch print)."""
+    raw = load_case("de_fake_bold")["document"]
+    second = {**raw, "po_number": "4500871999", "urgent": False, "notes": None,
+              "items": [{"code": "HW-777-01", "description": "Ringschlüssel 13 mm", "quantity": "3", "unit": "Stk",
+                         "unit_price": "9.90"}]}
+    sheet = Sheet()
+    de_fake_bold(Doc.from_json(raw), sheet)
+    sheet.new_page()
+    de_fake_bold(Doc.from_json(second), sheet)
+    return sheet.bytes()

@@ -376,3 +376,12 @@ def test_randomised_layout(seed: int) -> None:
     orders = orders_from_pdf(pdf_doc(f"random-{seed}.pdf", data), context=ExtractionContext())
     assert len(orders) == 1, drawn
     assert mismatches(orders[0], expected) == [], drawn
+
+
+def test_two_orders_printed_into_one_file_give_two_orders() -> None:
+    """Given a batch print (two POs, one per page), when it is extracted, then
+    each PO is its own order with its own lines."""
+    first, second = orders_from_pdf(pdf_doc("batch.pdf", pdf_factory.two_orders_in_one_file()), context=ExtractionContext())
+    assert (first.po_number.value, len(first.lines), first.urgent.value) == ("4500871123", 4, True)
+    assert (second.po_number.value, len(second.lines), second.urgent.value) == ("4500871999", 1, False)
+    assert second.lines[0].codes == ("HW-777-01",) and second.lines[0].quantity.provenance.page == 2
