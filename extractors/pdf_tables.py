@@ -1,13 +1,20 @@
 """Line items of a PDF purchase order, from tables found by their column headers.
 
-A table starts at a header: a ruled-table row, or a text line, whose cells
-name at least three column roles from the ``columns`` vocabulary (one of them
-a quantity or an amount). Column bounds come from the ruling lines of a ruled
-table, else from the white space that runs down between the header's columns
-through the data rows. Rows end at a totals/tax/charges line, a footer line,
-a large vertical gap or the end of the page; repeated headers and
-carried-forward rows on later pages are skipped, and a table without a
-repeated header continues on the next page with the same columns.
+A table starts at a header: a ruled-table row, or a text line (or two stacked
+lines), whose cells name at least three column roles from the ``columns``
+vocabulary (one of them a quantity or an amount). Columns whose headers the
+vocabulary does not know get their roles from their data (unit words, whole
+numbers, amounts, codes, text); a header naming only two roles counts when
+that yields a quantity and an amount. Column bounds come from the ruling
+lines of a ruled table, else from the white space that runs down between the
+header's columns through the data rows.
+
+A line with a quantity or an amount anchors an item; text-only lines (wrapped
+descriptions, codes printed above vertically centred numbers) join the
+nearest anchor. Rows end at a totals/tax/charges line, a footer line, a large
+vertical gap or the end of the page; repeated headers and carried-forward
+rows on later pages are skipped, and a table without a repeated header
+continues on the next page with the same columns.
 
 Each row becomes an ``OrderLine`` through ``lines.build_line``.
 """
@@ -33,8 +40,8 @@ from extractors.lines import (
     has_cjk,
     header_currency,
     header_role,
-    is_table_header,
     is_number_like,
+    is_table_header,
     label_vocabulary,
     line_amount,
     looks_like_code,

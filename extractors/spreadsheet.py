@@ -461,6 +461,9 @@ def _text_amount(cell: SheetCell, decimal_comma: bool | None) -> Decimal | None:
 def _key_values(
     sheet: Sheet, skip: set[int], source: str, context: ExtractionContext, texts: Iterable[str]
 ) -> dict[str, Field]:
+    """Header fields outside the line table: a label cell and its value to the
+    right ("PO Number | 4500012345"), in the same cell ("PO number: 4500012345")
+    or below it (a row of captions over a row of values)."""
     day_first = day_first_evidence(texts)
     if day_first is None:
         day_first = context.day_first if context.day_first is not None else True
@@ -469,44 +472,24 @@ def _key_values(
     for r, row in enumerate(rows):
         if r in skip:
             continue
-        for c, cell in enumerate(row):
-            if cell.blank or not isinstance(cell.value, str):
-                continue
-            label = _label_of(cell.text)
-            if label is None:
+        c = 0
+        while c < len(row):
+            cell = row[c]
+            c += 1
+            if cell.blank or not isinstance(cell.value, str) or (label := _label_of(cell.text)) is None:
                 continue
             section, inline = label
-            if section in STOP_SECTIONS or section in found:
+            if section in STOP_SECTIONS:
                 break
-            value_cell = next((v for v in row[c + 1 :] if not v.blank), None)
+            value_cell, value_row, value_col = _value_of(rows, r, c - 1, inline)
+            if value_row == r and value_col is not None:
+                c = value_col + 1
+            if section in found or (value_cell is None and not inline):
+                continue
             where = sheet.where(value_cell) if value_cell is not None and not inline else sheet.where(cell)
-            provenance = Provenance(source, rule=where)
-            raw: object = inline or (value_cell.value if value_cell is not None else None)
-            if raw is None or raw == "":
-                break
-            if section == "po_number":
-                text = str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw)
-                po = read_po_number(text) or (text.strip() if re.search(r"\d", text) and len(text) <= 30 else None)
-                if po:
-                    found[section] = Field(po, 0.95, provenance)
-            elif section in ("order_date", "delivery_date"):
-                if isinstance(raw, datetime):
-                    found[section] = Field(raw.date(), 0.97, provenance)
-                elif isinstance(raw, date):
-                    found[section] = Field(raw, 0.97, provenance)
-                elif parsed := read_date(str(raw), day_first=day_first, reference=context.reference_date):
-                    found[section] = Field(parsed, 0.9, provenance)
-            elif section == "currency":
-                if code := normalise_currency(str(raw).strip()):
-                    found[section] = Field(code, 0.95, provenance)
-            elif section in ("ship_to", "bill_to"):
-                lines = _block_below(rows, r, c, value_cell, inline)
-                address = parse_address(lines)
-                if address is not None and not address.is_empty():
-                    found[section] = Field(address, 0.9 if address.postal_code else 0.6, provenance)
-            elif section in ("notes", "customer_name"):
-                found[section] = Field(str(raw).strip(), 0.85, provenance)
-            break
+            value = _field_value(section, inline or value_cell.value, rows, value_row, value_col, inline, day_first, context)
+            if value is not None:
+                found[section] = Field(value[0], value[1], Provenance(source, rule=where))
     if "customer_name" not in found and "bill_to" in found and found["bill_to"].value.name:
         bill: Address = found["bill_to"].value
         found["customer_name"] = Field(bill.name, 0.8, found["bill_to"].provenance)
@@ -517,25 +500,79 @@ def _key_values(
     return found
 
 
-def _block_below(rows: Sequence[Sequence[SheetCell]], r: int, c: int, value_cell: SheetCell | None, inline: str) -> list[str]:
-    """An address: the value cell and the cells under it while the label column stays empty."""
+def _value_of(
+    rows: Sequence[Sequence[SheetCell]], r: int, c: int, inline: str
+) -> tuple[SheetCell | None, int, int | None]:
+    """The value cell of the label at (r, c): the next filled cell to its
+    right unless that is another label, else the cell below it."""
     if inline:
-        first = inline
-        value_col = c
-    elif value_cell is not None:
-        first = value_cell.text
-        value_col = next(i for i, v in enumerate(rows[r]) if v is value_cell)
+        return None, r, c
+    row = rows[r]
+    for j in range(c + 1, len(row)):
+        if row[j].blank:
+            continue
+        if isinstance(row[j].value, str) and _label_of(row[j].text) is not None:
+            break
+        return row[j], r, j
+    if r + 1 < len(rows) and c < len(rows[r + 1]):
+        below = rows[r + 1][c]
+        if not below.blank and not (isinstance(below.value, str) and _label_of(below.text) is not None):
+            return below, r + 1, c
+    return None, r, None
+
+
+def _field_value(
+    section: str,
+    raw: object,
+    rows: Sequence[Sequence[SheetCell]],
+    r: int,
+    c: int | None,
+    inline: str,
+    day_first: bool,
+    context: ExtractionContext,
+) -> tuple[object, float] | None:
+    """A label's value read for its field, with a confidence; None when it does not read."""
+    if raw is None or raw == "":
+        return None
+    if section == "po_number":
+        text = str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw)
+        po = read_po_number(text) or (text.strip() if re.search(r"\d", text) and len(text) <= 30 else None)
+        return (po, 0.95) if po else None
+    if section in ("order_date", "delivery_date"):
+        if isinstance(raw, datetime):
+            return raw.date(), 0.97
+        if isinstance(raw, date):
+            return raw, 0.97
+        parsed = read_date(str(raw), day_first=day_first, reference=context.reference_date)
+        return (parsed, 0.9) if parsed else None
+    if section == "currency":
+        code = normalise_currency(str(raw).strip())
+        return (code, 0.95) if code else None
+    if section in ("ship_to", "bill_to"):
+        address = parse_address(_block_below(rows, r, c, inline))
+        if address is None or address.is_empty():
+            return None
+        return address, 0.9 if address.postal_code else 0.6
+    return str(raw).strip(), 0.85  # notes, customer_name
+
+
+def _block_below(rows: Sequence[Sequence[SheetCell]], r: int, c: int | None, inline: str) -> list[str]:
+    """An address: the value cell (row r, column c) and the filled cells under
+    it while the columns to its left stay empty and no label starts."""
+    if inline:
+        lines = [ln for ln in re.split(r"\r?\n", inline) if ln.strip()]
+    elif c is not None:
+        lines = [ln for ln in re.split(r"\r?\n", rows[r][c].text) if ln.strip()]
+        for row in rows[r + 1 : r + 8]:
+            if c >= len(row) or row[c].blank:
+                break
+            if any(not row[i].blank for i in range(0, min(c, len(row)))):
+                break  # the next label
+            if _label_of(row[c].text) is not None:
+                break
+            lines.extend(ln for ln in re.split(r"\r?\n", row[c].text) if ln.strip())
     else:
         return []
-    lines = [ln for ln in re.split(r"\r?\n", first) if ln.strip()]
-    for row in rows[r + 1 : r + 8]:
-        if value_col >= len(row) or row[value_col].blank:
-            break
-        if any(not row[i].blank for i in range(0, min(value_col, len(row)))):
-            break  # the next label
-        if _label_of(row[value_col].text) is not None:
-            break
-        lines.extend(ln for ln in re.split(r"\r?\n", row[value_col].text) if ln.strip())
     if len(lines) == 1 and lines[0].count(",") >= 2:
         lines = [part.strip() for part in lines[0].split(",")]
     return lines

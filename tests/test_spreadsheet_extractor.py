@@ -194,3 +194,18 @@ def test_xlsx_columns_with_unknown_headers_get_their_roles_from_the_data() -> No
     (order,) = orders_from_sheet(Document("PO-5501.xlsx", XLSX, data), context=ExtractionContext())
     assert [(l.codes, l.quantity.value, l.unit_price.value) for l in order.lines] == [
         (("AX-2291",), 24, Decimal("3.4")), (("BR-4896",), 2, Decimal("20.4"))]
+
+
+def test_xlsx_caption_row_over_value_row_and_two_pairs_in_one_row() -> None:
+    data = xlsx([
+        ["Order No.", "Order Date", "Currency"],
+        ["PO-99001", datetime(2026, 11, 30), "EUR"],
+        ["Delivery Date", "12.12.2026", "Notes", "Ring the bell"],
+        [],
+        ["Item", "Description", "Qty", "Price"],
+        ["AX-1", "Widget", 3, 2.5],
+    ])
+    (order,) = orders_from_sheet(Document("x.xlsx", XLSX, data), context=ExtractionContext())
+    assert (order.po_number.value, order.order_date.value, order.currency.value) == ("PO-99001", date(2026, 11, 30), "EUR")
+    assert order.po_number.provenance.rule == "xlsx:Bestellung!A2"
+    assert (order.delivery_date.value, order.notes.value) == (date(2026, 12, 12), "Ring the bell")
