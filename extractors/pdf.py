@@ -174,12 +174,20 @@ class PageText:
 _LABEL_COLON = re.compile(r"^([^\W\d_][^:：]*[:：])(\S.*)$")
 
 
-def _split_glued_colon(word: Word) -> list[Word]:
-    """``Date:12/11/2026`` -> ``Date:`` + ``12/11/2026`` (x split in proportion to characters)."""
+_GLUED_NUMBER_SIGN = re.compile(r"^((?:[^\W\d_][\w.]*)?#)(\w.*)$")
+
+
+def _split_glued_label(word: Word) -> list[Word]:
+    """A label glued to its value, split (x in proportion to characters):
+    ``Date:12/11/2026`` -> ``Date:`` + ``12/11/2026``; ``#4711`` -> ``#`` + ``4711``;
+    ``PO#4711`` -> ``PO#`` + ``4711``."""
     match = _LABEL_COLON.match(word.text)
-    if not match or re.search(r"\d", match.group(1)):
+    if match and not re.search(r"\d", match.group(1)):
+        left, right = match.group(1), match.group(2)
+    elif match := _GLUED_NUMBER_SIGN.match(word.text):
+        left, right = match.group(1), match.group(2)
+    else:
         return [word]
-    left, right = match.group(1), match.group(2)
     cut = word.x0 + (word.x1 - word.x0) * len(left) / len(word.text)
     return [
         Word(left, word.x0, cut, word.top, word.bottom, word.size, word.bold),
@@ -246,7 +254,7 @@ def _read_page(page: pdfplumber.page.Page, number: int) -> PageText:
             float(w.get("size") or (w["bottom"] - w["top"])),
             any(k in font for k in ("bold", "black", "heavy", "semibold")),
         )
-        words.extend(_split_glued_colon(word))
+        words.extend(_split_glued_label(word))
     rules = tuple(
         Rule(float(e["x0"]), float(e["top"]), float(e["x1"]), float(e["bottom"]))
         for e in page.edges
