@@ -385,3 +385,22 @@ def test_two_orders_printed_into_one_file_give_two_orders() -> None:
     assert (first.po_number.value, len(first.lines), first.urgent.value) == ("4500871123", 4, True)
     assert (second.po_number.value, len(second.lines), second.urgent.value) == ("4500871999", 1, False)
     assert second.lines[0].codes == ("HW-777-01",) and second.lines[0].quantity.provenance.page == 2
+
+
+@pytest.mark.parametrize(
+    ("title", "po"),
+    [
+        ("Order #4711-B", "4711-B"),
+        ("PO#88213", "88213"),
+        ("PURCHASE ORDER 4500012345", "4500012345"),
+        ("Bestellung Nr. 4500012345", "4500012345"),
+        ("PURCHASE ORDER", None),  # a title without a number names no PO
+    ],
+)
+def test_po_number_printed_in_the_title(title: str, po: str | None) -> None:
+    sheet = pdf_factory.Sheet()
+    sheet.text(40, 40, title, size=16, bold=True)
+    sheet.text(40, 64, "4100 Lakeside Ave E", size=9)  # an address under the title is no PO number
+    sheet.text(40, 90, "Date: 03.12.2026", size=9)
+    orders = orders_from_pdf(pdf_doc("scan.pdf", sheet.bytes()), context=ExtractionContext())
+    assert (orders[0].po_number.value if orders else None) == po
