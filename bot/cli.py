@@ -221,6 +221,8 @@ def orders(
     except OrderbotError as exc:
         raise _fail(exc) from exc
     table = Table("id", "state", "customer", "PO", "lines", "delivery", "reasons")
+    for column in table.columns:
+        column.overflow = "fold"
     with store:
         for stored in store.orders(state=wanted, limit=limit):
             order = stored.order
