@@ -235,7 +235,7 @@ def orders(
                 str(order.delivery_date.value or "-"),
                 ", ".join(order.reason_codes) or "",
             )
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @config_app.command("check")
