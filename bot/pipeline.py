@@ -28,8 +28,8 @@ from bot.acknowledge import acknowledgement
 from bot.errors import DuplicateOrder, PermanentError, TransientError
 from bot.identity import identify
 from bot.model import (
-    KEYED_STATES,
     MessageStatus,
+    Order,
     OrderState,
     RawMessage,
     Reason,
@@ -45,7 +45,8 @@ log = logging.getLogger("orderbot.pipeline")
 
 STAGES = ("receive", "parse", "extract", "resolve", "validate", "decide", "key", "acknowledge")
 
-_OPEN_STATES = (OrderState.READY, OrderState.KEYING, OrderState.KEYED, OrderState.ACKNOWLEDGED, OrderState.NEEDS_REVIEW)
+# Orders that count against a customer's credit limit.
+_CREDIT_STATES = (OrderState.READY, OrderState.KEYING, OrderState.KEYED, OrderState.ACKNOWLEDGED)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Pipeline:
         self.mailer = mailer
         self.ack_sender = ack_sender
         self.max_message_bytes = max_message_bytes
+        self._open_values: dict[str, Decimal] | None = None
         self.processor = MessageProcessor(
             master,
             today=today,
@@ -107,17 +109,29 @@ class Pipeline:
         return bool(self.store.find_orders(customer_id, po_number))
 
     def _open_order_value(self, customer_id: str) -> Decimal:
-        total = Decimal(0)
-        for state in (OrderState.READY, OrderState.KEYING, OrderState.KEYED, OrderState.ACKNOWLEDGED):
-            for stored in self.store.orders(state=state):
-                if stored.customer_id == customer_id:
-                    total += order_value(stored.order, self.master)
-        return total
+        """Value of the customer's orders that are on their way to the portal.
+
+        Read from the store once per run, then kept up to date as this run
+        saves orders, so a run stays linear in the number of messages."""
+        if self._open_values is None:
+            values: dict[str, Decimal] = {}
+            for state in _CREDIT_STATES:
+                for stored in self.store.orders(state=state):
+                    if stored.customer_id:
+                        values[stored.customer_id] = values.get(stored.customer_id, Decimal(0)) + order_value(stored.order, self.master)
+            self._open_values = values
+        return self._open_values.get(customer_id, Decimal(0))
+
+    def _count_towards_credit(self, order: Order) -> None:
+        if self._open_values is not None and order.customer_id.value:
+            key = order.customer_id.value
+            self._open_values[key] = self._open_values.get(key, Decimal(0)) + order_value(order, self.master)
 
     # -- receive .. decide -------------------------------------------------------
 
     def receive(self, progress: Progress | None = None) -> RunSummary:
         summary = RunSummary()
+        self._open_values = None
         for source in self.sources:
             try:
                 for raw in source.fetch_new():
@@ -183,6 +197,7 @@ class Pipeline:
             summary.orders += 1
             if state is OrderState.READY:
                 summary.ready += 1
+                self._count_towards_credit(order)
             else:
                 summary.needs_review += 1
         status = MessageStatus.NEEDS_REVIEW if any(s is OrderState.NEEDS_REVIEW for s in decided.states) else MessageStatus.PROCESSED
@@ -260,4 +275,4 @@ class Pipeline:
         return summary
 
 
-__all__ = ["STAGES", "KEYED_STATES", "Pipeline", "RunSummary"]
+__all__ = ["STAGES", "Pipeline", "RunSummary"]

@@ -162,6 +162,27 @@ def test_duplicate_po_within_a_run_goes_to_review(store, master, inbox):
     assert sum("duplicate_po" in o.order.reason_codes for o in second) == 1
 
 
+def test_credit_limit_counts_orders_of_this_run_and_of_the_store(store, master, inbox, tmp_path):
+    """Given a customer with a 250,000 limit and two orders of 132,300 each in one run,
+    when processed, then the first is ready and the second goes to review for credit;
+    a third order in a later run is measured against the stored ready order too."""
+    limit = master.customer("C1001").credit_limit
+    assert limit == 250000
+    (inbox / "1.eml").write_bytes(body_order("CRED-1001", qty=7000))
+    (inbox / "2.eml").write_bytes(body_order("CRED-1002", qty=7000))
+    make_pipeline(store, master, inbox).run_once()
+    states = {o.order.po_number.value: (o.state, o.order.reason_codes) for o in store.orders()}
+    assert states["CRED-1001"] == (OrderState.READY, ())
+    assert states["CRED-1002"] == (OrderState.NEEDS_REVIEW, ("credit_limit",))
+
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "3.eml").write_bytes(body_order("CRED-1003", qty=7000))
+    make_pipeline(store, master, later).run_once()
+    (third,) = [o for o in store.orders() if o.order.po_number.value == "CRED-1003"]
+    assert third.order.reason_codes == ("credit_limit",)
+
+
 def _ready_order(store: Store, po: str) -> int:
     from bot.identity import identify
 
