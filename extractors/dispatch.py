@@ -64,7 +64,8 @@ _FILLABLE = ("order_date", "delivery_date", "currency", "ship_to", "notes")
 def _fill_from_body(order: Order, body: Order, *, single: bool) -> Order:
     """Fields the document leaves empty, taken from what the email body states."""
     changes = {name: getattr(body, name) for name in _FILLABLE if not getattr(order, name).present and getattr(body, name).present}
-    if single and not order.po_number.present and body.po_number.present:
+    guessed_po = order.po_number.provenance is not None and order.po_number.provenance.rule == "file_name"
+    if single and body.po_number.present and (not order.po_number.present or guessed_po):
         changes["po_number"] = body.po_number
     if body.urgent.value and not order.urgent.value:
         changes["urgent"] = body.urgent

@@ -26,7 +26,7 @@ from functools import cache
 
 import yaml
 
-from bot.model import MISSING, Address, Field, OrderLine, Provenance
+from bot.model import MISSING, Address, Document, Field, Order, OrderLine, Provenance, Reason, ReasonCode
 from extractors.normalise import (
     VOCABULARY_DIR,
     normalise_country,
@@ -675,3 +675,16 @@ def parse_number_cell(value: object, *, decimal_comma: bool | None) -> Decimal |
     if isinstance(value, Decimal):
         return value
     return parse_decimal(str(value), decimal_comma=decimal_comma)
+
+
+def unreadable_order(doc: Document, problem: str) -> Order:
+    """The order entry for a document nobody can read automatically: a person must.
+
+    Keeps the PO number the file name holds, at low confidence, so the handler
+    and the duplicate check have something to go on."""
+    po = po_number_from_filename(doc.name)
+    return Order(
+        source=doc.source,
+        po_number=Field(po, 0.4, Provenance(doc.source, rule="file_name")) if po else MISSING,
+        reasons=(Reason(ReasonCode.UNREADABLE_DOCUMENT, message=f"{doc.name} {problem}"),),
+    )

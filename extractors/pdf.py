@@ -29,9 +29,9 @@ import pdfplumber
 from pdfplumber.utils.text import WordExtractor
 
 from bot.errors import UnreadableInput
-from bot.model import MISSING, Document, Field, Order, Provenance, Reason, ReasonCode
+from bot.model import Document, Field, Order, Provenance
 from extractors.context import ExtractionContext
-from extractors.lines import detect_decimal_comma, po_number_from_filename
+from extractors.lines import detect_decimal_comma, po_number_from_filename, unreadable_order
 
 # A gap wider than this many font sizes splits a line into segments (columns).
 SEGMENT_GAP = 1.0
@@ -292,15 +292,6 @@ def read_pages(data: bytes, name: str) -> tuple[PageText, ...]:
 # --- the order ---------------------------------------------------------------------
 
 
-def _unreadable(doc: Document, problem: str) -> Order:
-    po = po_number_from_filename(doc.name)
-    return Order(
-        source=doc.source,
-        po_number=Field(po, 0.4, Provenance(doc.source, rule="file_name")) if po else MISSING,
-        reasons=(Reason(ReasonCode.UNREADABLE_DOCUMENT, message=f"{doc.name} {problem}"),),
-    )
-
-
 def orders_from_pdf(doc: Document, *, context: ExtractionContext) -> tuple[Order, ...]:
     """The purchase orders in a PDF: normally one; one per PO number when a file
     holds several printed one after another; () for a PDF that is no order."""
@@ -310,12 +301,12 @@ def orders_from_pdf(doc: Document, *, context: ExtractionContext) -> tuple[Order
     try:
         pages = read_pages(doc.data, doc.name)
     except UnreadableInput as exc:
-        return (_unreadable(doc, exc.problem),)
+        return (unreadable_order(doc, exc.problem),)
     if not any(page.lines for page in pages):
-        return (_unreadable(doc, "has no text layer (a scanned image?); it needs OCR or a person"),)
+        return (unreadable_order(doc, "has no text layer (a scanned image?); it needs OCR or a person"),)
     all_text = [line.text for page in pages for line in page.lines]
     if sum(t.count("(cid:") for t in all_text) > 0.3 * max(1, len(all_text)):
-        return (_unreadable(doc, "has a text layer that cannot be decoded (unmapped font glyphs)"),)
+        return (unreadable_order(doc, "has a text layer that cannot be decoded (unmapped font glyphs)"),)
 
     decimal_comma = detect_decimal_comma(all_text)
     if decimal_comma is None:

@@ -26,9 +26,10 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from bot.errors import UnreadableInput
-from bot.model import MISSING, Address, Document, Field, Order, OrderLine, Provenance, Reason, ReasonCode
+from bot.model import MISSING, Address, Document, Field, Order, OrderLine, Provenance
 from extractors.context import ExtractionContext
 from extractors.lines import (
+    unreadable_order,
     Cell,
     Role,
     build_line,
@@ -265,24 +266,15 @@ def _infer_sheet_roles(sheet: Sheet, header_index: int, roles: list[Role | None]
     return roles
 
 
-def _unreadable(doc: Document, problem: str) -> Order:
-    po = po_number_from_filename(doc.name)
-    return Order(
-        source=doc.source,
-        po_number=Field(po, 0.4, Provenance(doc.source, rule="file_name")) if po else MISSING,
-        reasons=(Reason(ReasonCode.UNREADABLE_DOCUMENT, message=f"{doc.name} {problem}"),),
-    )
-
-
 def orders_from_sheet(doc: Document, *, context: ExtractionContext) -> tuple[Order, ...]:
     """The purchase order of a CSV or XLSX file: one per sheet that holds a line-item table."""
     try:
         sheets = read_sheets(doc)
     except UnreadableInput as exc:
-        return (_unreadable(doc, exc.problem),)
+        return (unreadable_order(doc, exc.problem),)
     orders = [o for o in (_order_from_sheet(sheet, doc, context) for sheet in sheets) if o is not None and o.lines]
     if not orders:
-        return (_unreadable(doc, "holds no line-item table (no row names quantity, item and price columns)"),)
+        return (unreadable_order(doc, "holds no line-item table (no row names quantity, item and price columns)"),)
     # One order per file, unless its sheets name different PO numbers (a
     # price list or a copy on a second sheet is no second order).
     first = orders[0]

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.model import Address, Field, Message, Order, OrderLine, ReasonCode
+from bot.model import Address, Field, Order, OrderLine, ReasonCode
 from bot.resolve import CustomerMatch
 from bot.rules import RuleContext, validate
 

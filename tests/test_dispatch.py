@@ -1,0 +1,53 @@
+"""Which extractor reads what, and how the email body completes an attached order."""
+
+from __future__ import annotations
+
+from datetime import date
+from email.message import EmailMessage
+
+from bot.model import MessageKind, RawMessage, ReasonCode
+from bot.processing import parse
+from extractors.context import ExtractionContext
+from extractors.dispatch import extract_message
+
+CONTEXT = ExtractionContext(reference_date=date(2026, 11, 20), day_first=True, decimal_comma=True)
+
+
+def message_with(body: str, *attachments: tuple[str, str, bytes]) -> RawMessage:
+    message = EmailMessage()
+    message["From"] = "Jana Becker <jana.becker@nordwind.de>"
+    message["To"] = "orders@kestrel-supply.example"
+    message["Subject"] = "Bestellung"
+    message["Date"] = "Fri, 20 Nov 2026 09:00:00 +0100"
+    message["Message-ID"] = "<dispatch-test@nordwind.de>"
+    message.set_content(body)
+    for name, ctype, data in attachments:
+        maintype, subtype = ctype.split("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return RawMessage(data=message.as_bytes(), origin="test", name="test.eml")
+
+
+def test_unreadable_attachment_takes_the_po_written_in_the_body_over_its_file_name():
+    """Given a broken PDF named PO-777.pdf and a body that states the PO number,
+    when extracted, then the order is unreadable_document with the body's PO, not the file name's."""
+    raw = message_with(
+        "Hallo,\n\nanbei unsere Bestellung Nr. 4500123456.\nBitte bis 10.12.2026 liefern.\n\nGruß\nJana\n",
+        ("PO-777.pdf", "application/pdf", b"%PDF-1.4\n%broken beyond repair"),
+    )
+    extraction = extract_message(parse(raw), CONTEXT)
+    (order,) = extraction.orders
+    assert extraction.kind is MessageKind.ORDER
+    assert order.reason_codes == (ReasonCode.UNREADABLE_DOCUMENT,)
+    assert order.po_number.value == "4500123456"
+    assert order.delivery_date.value == date(2026, 12, 10)
+
+
+def test_body_order_when_no_document_holds_one():
+    raw = message_with(
+        "Hello,\n\nplease deliver 4 pcs AX-1523 Hand dispenser for stretch film.\n"
+        "Our order number: 4500123457\n\nRegards\n",
+        ("logo.png", "image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64),
+    )
+    (order,) = extract_message(parse(raw), CONTEXT).orders
+    assert order.po_number.value == "4500123457"
+    assert [str(q.quantity.value) for q in order.lines] == ["4"]
