@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from bot.errors import ConfigError
 
@@ -50,7 +50,91 @@ class FolderSourceSettings(_Section):
     patterns: tuple[str, ...] = Field(("*.eml", "*.pdf"), description="Glob patterns of files to take.")
 
 
-SourceSettings = Annotated[FolderSourceSettings, Field(discriminator="type")]
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+class PasswordAuth(_Section):
+    type: Literal["password"] = "password"
+    username: str
+    password: SecretStr = Field(description='The password, as {"$env": NAME} or {"$file": path}.')
+
+
+class OAuth2Auth(_Section):
+    """XOAUTH2 (Microsoft 365, Gmail): the access token comes from a command or a file."""
+
+    type: Literal["oauth2"] = "oauth2"
+    username: str
+    token_command: str | None = Field(None, description="Command that prints a fresh access token on stdout.")
+    token_file: Path | None = Field(None, description="File that holds the current access token (kept fresh by another tool).")
+    token_lifetime_seconds: int = Field(3000, gt=0, description="Fetch a new token after this long.")
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> OAuth2Auth:
+        if (self.token_command is None) == (self.token_file is None):
+            raise ValueError("give exactly one of token_command and token_file")
+        return self
+
+
+class ImapSourceSettings(_Section):
+    type: Literal["imap"] = "imap"
+    name: str = Field(description="A short name for logs, leases and the ledger.")
+    host: str
+    port: int | None = Field(None, gt=0, lt=65536, description="Default: 993 for tls, 143 otherwise.")
+    security: Literal["tls", "starttls", "plain"] = "tls"
+    allow_plain_remote: bool = Field(False, description="Allow an unencrypted connection to a host that is not loopback.")
+    tls_verify: bool = Field(True, description="Verify the server's certificate.")
+    ca_file: Path | None = Field(None, description="Extra CA bundle for a private certificate authority.")
+    auth: Annotated[PasswordAuth | OAuth2Auth, Field(discriminator="type")]
+    folders: tuple[str, ...] = Field(("INBOX",), min_length=1, description="Folders to read new orders from.")
+    settle: Literal["move", "keyword"] = Field("move", description="After the store commit: move the message, or flag it with a keyword.")
+    processed_folder: str = "orderbot/processed"
+    review_folder: str = "orderbot/review"
+    failed_folder: str = "orderbot/failed"
+    keyword_prefix: str = Field("$orderbot-", description="Keyword mode: flags $orderbot-processed, -review, -failed.")
+    batch_size: int = Field(100, gt=0, le=5000, description="UIDs per SEARCH result batch and FETCH command.")
+    max_message_bytes: int | None = Field(None, gt=0, description="Per-account size cap (default: the global one).")
+    connect_timeout: float = Field(30.0, gt=0)
+    read_timeout: float = Field(120.0, gt=0)
+    idle: bool = Field(False, description="Wait for new mail with IMAP IDLE between runs.")
+    idle_renew_seconds: int = Field(540, gt=0, le=600, description="Renew IDLE at least this often (RFC 2177: < 29 min; servers cut at 10).")
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+    @model_validator(mode="after")
+    def _no_plain_text_over_the_network(self) -> ImapSourceSettings:
+        if self.security == "plain" and not self.allow_plain_remote and not _is_loopback(self.host):
+            raise ValueError(f"security 'plain' sends the password unencrypted to {self.host}; use tls or starttls (or set allow_plain_remote)")
+        return self
+
+
+SourceSettings = Annotated[FolderSourceSettings | ImapSourceSettings, Field(discriminator="type")]
+
+
+class SmtpSettings(_Section):
+    host: str
+    port: int | None = Field(None, gt=0, lt=65536, description="Default: 465 for tls, 587 for starttls, 25 for plain.")
+    security: Literal["tls", "starttls", "plain"] = "starttls"
+    allow_plain_remote: bool = Field(False, description="Allow an unencrypted connection to a host that is not loopback.")
+    tls_verify: bool = True
+    ca_file: Path | None = None
+    auth: Annotated[PasswordAuth | OAuth2Auth, Field(discriminator="type")] | None = None
+    timeout: float = Field(30.0, gt=0)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"tls": 465, "starttls": 587, "plain": 25}[self.security]
+
+    @model_validator(mode="after")
+    def _no_plain_text_over_the_network(self) -> SmtpSettings:
+        if self.security == "plain" and not self.allow_plain_remote and not _is_loopback(self.host):
+            raise ValueError(f"security 'plain' is unencrypted to {self.host}; use tls or starttls (or set allow_plain_remote)")
+        return self
 
 
 class OutboxSettings(_Section):
@@ -68,6 +152,7 @@ class Settings(_Section):
     master_data: MasterDataSettings = MasterDataSettings()
     sources: tuple[SourceSettings, ...] = Field((), description="Where messages come from.")
     outbox: OutboxSettings = OutboxSettings()
+    smtp: SmtpSettings | None = Field(None, description="Outgoing mail server; without it, mail goes to the outbox folder.")
     today: date | None = Field(None, description="Fix the reference date for date checks (tests, replays).")
     max_message_bytes: int = Field(
         25_000_000, gt=0, description="Messages larger than this are recorded and sent to review, not parsed."
@@ -75,7 +160,7 @@ class Settings(_Section):
 
     @field_validator("sources")
     @classmethod
-    def _unique_source_names(cls, sources: tuple[FolderSourceSettings, ...]) -> tuple[FolderSourceSettings, ...]:
+    def _unique_source_names(cls, sources: tuple[SourceSettings, ...]) -> tuple[SourceSettings, ...]:
         names = [s.name for s in sources]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -121,7 +206,7 @@ def _resolve_secrets(node: Any, *, path: str, key: str, base: Path, environ: Map
     return node
 
 
-_PATH_KEYS = {"data_dir", "path"}
+_PATH_KEYS = {"data_dir", "path", "token_file", "ca_file"}
 
 
 def _anchor_paths(node: Any, base: Path) -> Any:
