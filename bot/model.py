@@ -268,6 +268,10 @@ class RawMessage:
     folder: str | None = None
     uidvalidity: int | None = None
     uid: int | None = None
+    # Set when the source did not download the message because it is over the
+    # size cap: ``data`` then holds only the header block, ``size`` the full size.
+    size: int | None = None
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

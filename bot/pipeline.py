@@ -18,7 +18,10 @@ marked ``failed`` with the reason; the run goes on with the next one.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -86,6 +89,8 @@ class Pipeline:
         ack_sender: str = "orders@example.invalid",
         rule_settings: RuleSettings = RuleSettings(),
         max_message_bytes: int = 25_000_000,
+        holder: str | None = None,
+        lease_seconds: float = 300.0,
     ) -> None:
         self.store = store
         self.master = master
@@ -95,6 +100,9 @@ class Pipeline:
         self.ack_sender = ack_sender
         self.max_message_bytes = max_message_bytes
         self._open_values: dict[str, Decimal] | None = None
+        # Who holds the source leases: unique per process, readable in the store.
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds
         self.processor = MessageProcessor(
             master,
             today=today,
@@ -133,14 +141,26 @@ class Pipeline:
         summary = RunSummary()
         self._open_values = None
         for source in self.sources:
+            lease = f"source:{source.name}"
+            if not self.store.acquire_lease(lease, self.holder, self.lease_seconds):
+                summary.errors.append(f"source {source.name}: another run is reading it; skipped")
+                continue
+            renewed = time.monotonic()
             try:
                 for raw in source.fetch_new():
+                    if time.monotonic() - renewed > self.lease_seconds / 3:
+                        if not self.store.acquire_lease(lease, self.holder, self.lease_seconds):
+                            summary.errors.append(f"source {source.name}: lease lost; stopping this source")
+                            break
+                        renewed = time.monotonic()
                     self._receive_one(source, raw, summary)
                     if progress:
                         progress("receive", summary.received + summary.duplicates)
             except TransientError as exc:
                 log.warning("source %s unavailable: %s", source.name, exc)
                 summary.errors.append(str(exc))
+            finally:
+                self.store.release_lease(lease, self.holder)
         return summary
 
     def _receive_one(self, source: MailSource, raw: RawMessage, summary: RunSummary) -> None:
@@ -166,9 +186,12 @@ class Pipeline:
         source.settle(raw, status)
 
     def _process(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:
-        if len(raw.data) > self.max_message_bytes:
-            reason = f"{raw.name}: {len(raw.data)} bytes is over the limit of {self.max_message_bytes}"
-            self.store.set_message_status(ledger_id, MessageStatus.NEEDS_REVIEW, reason=reason)
+        size = raw.size if raw.size is not None else len(raw.data)
+        if raw.truncated or size > self.max_message_bytes:
+            reason = f"{raw.name}: {size} bytes is over the limit of {self.max_message_bytes}; not parsed"
+            unreadable = Order(source=raw.name, reasons=(Reason(ReasonCode.UNREADABLE_DOCUMENT, reason),))
+            self.store.save_outcome(ledger_id, [(unreadable, OrderState.NEEDS_REVIEW, reason)], MessageStatus.NEEDS_REVIEW, reason=reason)
+            summary.orders += 1
             summary.needs_review += 1
             return MessageStatus.NEEDS_REVIEW
         try:

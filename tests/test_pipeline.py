@@ -150,7 +150,22 @@ def test_oversized_message_goes_to_review_unparsed(store, master, inbox):
     (entry,) = store.messages()
     assert entry.status == MessageStatus.NEEDS_REVIEW
     assert "over the limit of 1000" in entry.reason
-    assert summary.needs_review == 1 and summary.orders == 0
+    (order,) = store.orders()
+    assert order.order.reason_codes == ("unreadable_document",) and order.state == OrderState.NEEDS_REVIEW
+    assert summary.needs_review == 1
+
+
+def test_a_source_leased_by_another_run_is_skipped(store, master, inbox):
+    """Given another process holds the lease on a source, when a run starts, then it
+    reads nothing from that source and says so; once the lease is released it reads."""
+    (inbox / "a.eml").write_bytes(body_order("4500008"))
+    pipeline = make_pipeline(store, master, inbox)
+    assert store.acquire_lease("source:src0", "other-machine:1", 60)
+    blocked = pipeline.run_once()
+    assert blocked.received == 0 and any("another run" in e for e in blocked.errors)
+    store.release_lease("source:src0", "other-machine:1")
+    assert pipeline.run_once().received == 1
+    assert store.acquire_lease("source:src0", "third", 60), "the run released its lease"
 
 
 def test_duplicate_po_within_a_run_goes_to_review(store, master, inbox):
