@@ -9,6 +9,7 @@ command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ "$what" = test ]; then
   command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+  [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
