@@ -79,6 +79,19 @@ def main(
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+def _extract_one(processor: MessageProcessor, raw: RawMessage):
+    """One message's extraction; one that cannot be read is reported as needing review."""
+    try:
+        return processor.process(raw).extraction
+    except PermanentError as exc:
+        problem = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one bad message never ends the call
+        log.exception("extraction of %s failed", raw.name)
+        problem = f"{raw.name}: unexpected {type(exc).__name__}: {exc}"
+    err.print(f"[yellow]{problem}[/] (sent to review as unreadable_document)", highlight=False)
+    return failed_extraction(raw, problem)
+
+
 @app.command()
 def extract(
     messages: Annotated[list[Path], typer.Argument(help="Message files (.eml, or bare PDFs), processed in this order.")],
@@ -109,11 +122,7 @@ def extract(
             err.print(f"[red]{path}: cannot read: {exc.strerror}[/]", highlight=False)
             failures += 1
             continue
-        try:
-            result = processor.process(raw).extraction
-        except PermanentError as exc:
-            err.print(f"[yellow]{exc}[/] (sent to review as unreadable_document)", highlight=False)
-            result = failed_extraction(raw, str(exc))
+        result = _extract_one(processor, raw)
         sys.stdout.write(dumps(result) + "\n")
         sys.stdout.flush()
     if store is not None:
@@ -142,11 +151,7 @@ def evaluate(
     predictions = []
     for path in paths:
         raw = RawMessage(data=path.read_bytes(), origin=f"file:{path}", name=path.name)
-        try:
-            result = processor.process(raw).extraction
-        except PermanentError as exc:
-            result = failed_extraction(raw, str(exc))
-        predictions.append(extraction_to_json(result))
+        predictions.append(extraction_to_json(_extract_one(processor, raw)))
     scores = score([(label, pred) for (_, label), pred in zip(labels, predictions, strict=True)], names=[n for n, _ in labels])
     if as_json:
         sys.stdout.write(json.dumps(scores.to_json(), indent=2) + "\n")

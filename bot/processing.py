@@ -161,8 +161,10 @@ class MessageProcessor:
 
 
 def failed_extraction(raw: RawMessage, problem: str) -> Extraction:
-    """What ``extract`` reports for a message that cannot be parsed at all."""
+    """What ``extract`` reports for a message that cannot be parsed at all: an order
+    entry a person must look at (``other`` would have to carry no orders, and the
+    message would be lost from the review queue)."""
     identity = identify(raw.data) if raw.data else None
     message_id = identity.message_id if identity else f"<{hashlib.sha256(b'').hexdigest()}@orderbot.invalid>"
     order = Order(source=raw.name, reasons=(Reason(ReasonCode.UNREADABLE_DOCUMENT, problem),))
-    return Extraction(message_id=message_id, kind=MessageKind.OTHER, orders=(order,))
+    return Extraction(message_id=message_id, kind=MessageKind.ORDER, orders=(order,))
