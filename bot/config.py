@@ -71,6 +71,7 @@ class OAuth2Auth(_Section):
     token_command: str | None = Field(None, description="Command that prints a fresh access token on stdout.")
     token_file: Path | None = Field(None, description="File that holds the current access token (kept fresh by another tool).")
     token_lifetime_seconds: int = Field(3000, gt=0, description="Fetch a new token after this long.")
+    token_command_timeout: float = Field(30.0, gt=0, description="Seconds token_command may run before it is stopped.")
 
     @model_validator(mode="after")
     def _one_token_source(self) -> OAuth2Auth:
