@@ -47,7 +47,7 @@ from bot.store.schema import KEYED_ORDER_INDEX, metadata
 PG_ADMIN_URL = os.environ.get(
     "ORDERBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 

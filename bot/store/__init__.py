@@ -1,4 +1,5 @@
-"""The persistent store of orderbot: the message ledger, orders, events, leases.
+"""The persistent store of orderbot: the message ledger, orders, events, leases,
+outgoing mail.
 
     from bot.store import Store
 
@@ -17,20 +18,28 @@ order JSON), ``rows`` (rows to records).
 """
 
 from bot.store.records import (
+    MAIL_ATTENTION,
     Entity,
     Event,
     LedgerEntry,
+    MailKind,
+    MailStatus,
     MessageLocation,
+    OutgoingMail,
     StoredDocument,
     StoredOrder,
 )
 from bot.store.store import Outcome, Store
 
 __all__ = [
+    "MAIL_ATTENTION",
     "Entity",
     "Event",
     "LedgerEntry",
+    "MailKind",
+    "MailStatus",
     "MessageLocation",
+    "OutgoingMail",
     "Outcome",
     "Store",
     "StoredDocument",

@@ -10,7 +10,16 @@ from sqlalchemy import Row
 from bot.extraction_json import order_from_json, order_to_json
 from bot.model import MessageStatus, Order, OrderState
 from bot.store import codec
-from bot.store.records import Entity, Event, LedgerEntry, StoredDocument, StoredOrder
+from bot.store.records import (
+    Entity,
+    Event,
+    LedgerEntry,
+    MailKind,
+    MailStatus,
+    OutgoingMail,
+    StoredDocument,
+    StoredOrder,
+)
 
 
 def order_columns(order: Order) -> dict[str, object]:
@@ -85,4 +94,26 @@ def event(row: Row[Any]) -> Event:
         to_state=state_type(row.to_state),
         actor=row.actor,
         reason=row.reason,
+    )
+
+
+def outgoing_mail(row: Row[Any]) -> OutgoingMail:
+    return OutgoingMail(
+        id=row.id,
+        order_id=row.order_id,
+        kind=MailKind(row.kind),
+        status=MailStatus(row.status),
+        message_id=row.message_id,
+        sender=row.sender,
+        recipient=row.recipient,
+        subject=row.subject,
+        language=row.language,
+        raw=bytes(row.raw) if row.raw is not None else None,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        note=row.note,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        sent_at=row.sent_at,
     )

@@ -191,3 +191,36 @@ leases = Table(
     Column("holder", Text, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
 )
+
+# Email to customers about their orders (bot.outgoing). One mail per order and
+# kind, so an order is acknowledged at most once; ``raw`` is the message as sent.
+MAIL_KINDS = "'acknowledgement', 'clarification'"
+MAIL_STATUSES = "'queued', 'sending', 'sent', 'uncertain', 'failed', 'suppressed'"
+
+outgoing_mail = Table(
+    "outgoing_mail",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("message_id", Text),
+    Column("sender", Text),
+    Column("recipient", Text),
+    Column("subject", Text),
+    Column("language", String(16)),
+    Column("raw", LargeBinary),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("note", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("order_id", "kind"),
+    CheckConstraint(f"kind IN ({MAIL_KINDS})", name="kind"),
+    CheckConstraint(f"status IN ({MAIL_STATUSES})", name="status"),
+    # Only a mail that was never composed may lack its bytes.
+    CheckConstraint("raw IS NOT NULL OR status IN ('suppressed', 'failed')", name="raw"),
+    Index(None, "status", "next_attempt_at"),
+)

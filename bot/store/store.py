@@ -1,5 +1,6 @@
 """The persistent store: message ledger, orders and their state machine, the
-event log, and leases.
+event log, leases, and outgoing mail (``MAIL_TRANSITIONS``; a mail's changes
+are written to its order's event log).
 
 Every public method is one transaction. Rules that must hold even against a
 bug or a hand-written UPDATE live in the database (see the migration
@@ -43,10 +44,15 @@ from bot.store.engine import (
     translated_errors,
 )
 from bot.store.records import (
+    MAIL_ATTENTION,
+    MAIL_TRANSITIONS,
     Entity,
     Event,
     LedgerEntry,
+    MailKind,
+    MailStatus,
     MessageLocation,
+    OutgoingMail,
     StoredDocument,
     StoredOrder,
 )
@@ -59,6 +65,7 @@ from bot.store.schema import (
     message_locations,
     messages,
     orders,
+    outgoing_mail,
 )
 
 Clock = Callable[[], datetime]
@@ -517,6 +524,255 @@ class Store:
             )
             return result.rowcount == 1
 
+    # --- outgoing mail ------------------------------------------------------
+
+    def queue_mail(
+        self,
+        order_id: int,
+        kind: MailKind,
+        *,
+        status: MailStatus = MailStatus.QUEUED,
+        message_id: str | None = None,
+        sender: str | None = None,
+        recipient: str | None = None,
+        subject: str | None = None,
+        language: str | None = None,
+        raw: bytes | None = None,
+        note: str | None = None,
+        actor: str = "bot",
+    ) -> tuple[OutgoingMail, bool]:
+        """Record the order's mail of ``kind``, once per order and kind.
+
+        Returns ``(mail, True)`` when it was recorded now, and ``(the mail
+        already there, False)`` when the order has one of this kind, whatever
+        its status: nothing changes then. ``status`` is ``queued`` (due at
+        once; needs ``raw``, ``sender`` and ``recipient``), ``suppressed``
+        (deliberately not sent) or ``failed`` (could not be composed); ``note``
+        says why. The order's event log notes the new mail.
+        """
+        status = MailStatus(status)
+        kind = MailKind(kind)
+        if status not in MAIL_TRANSITIONS[None]:
+            raise InvalidTransition(f"new {kind} of order {order_id}", None, status)
+        if status is MailStatus.QUEUED and (raw is None or not sender or not recipient):
+            raise ValueError("a queued mail needs its raw bytes, a sender and a recipient")
+        now = self._now()
+        with self._writing() as conn:
+            order_state = self._require_order_state(conn, order_id)
+            new_id = conn.execute(
+                _insert(conn, outgoing_mail)
+                .values(
+                    order_id=order_id,
+                    kind=kind,
+                    status=status,
+                    message_id=message_id,
+                    sender=sender,
+                    recipient=recipient,
+                    subject=subject,
+                    language=language,
+                    raw=raw,
+                    attempts=0,
+                    next_attempt_at=now if status is MailStatus.QUEUED else None,
+                    last_error=None,
+                    note=note,
+                    created_at=now,
+                    updated_at=now,
+                    sent_at=None,
+                )
+                .on_conflict_do_nothing(
+                    index_elements=[outgoing_mail.c.order_id, outgoing_mail.c.kind]
+                )
+                .returning(outgoing_mail.c.id)
+            ).scalar_one_or_none()
+            if new_id is not None:
+                self._log(
+                    conn, now, Entity.ORDER, order_id, order_state, order_state, actor,
+                    _mail_event(kind, status, recipient, note),
+                )
+            row = conn.execute(
+                select(outgoing_mail).where(
+                    outgoing_mail.c.order_id == order_id, outgoing_mail.c.kind == kind
+                )
+            ).one()
+        return rows.outgoing_mail(row), new_id is not None
+
+    def outgoing_mail(self, mail_id: int) -> OutgoingMail:
+        """The mail; KeyError if there is none with this id."""
+        with self._reading() as conn:
+            return rows.outgoing_mail(self._require_mail(conn, mail_id))
+
+    def outgoing_mail_for(self, order_id: int, kind: MailKind) -> OutgoingMail | None:
+        """The order's mail of this kind, or None if it has none yet."""
+        with self._reading() as conn:
+            row = conn.execute(
+                select(outgoing_mail).where(
+                    outgoing_mail.c.order_id == order_id, outgoing_mail.c.kind == MailKind(kind)
+                )
+            ).one_or_none()
+        return rows.outgoing_mail(row) if row is not None else None
+
+    def outgoing_mails(
+        self,
+        status: MailStatus | Sequence[MailStatus] | None = None,
+        *,
+        order_id: int | None = None,
+        kind: MailKind | None = None,
+        limit: int | None = None,
+    ) -> list[OutgoingMail]:
+        """Outgoing mail, oldest first. ``status=MAIL_ATTENTION`` lists what a
+        person must look at (uncertain and failed)."""
+        query = select(outgoing_mail).order_by(outgoing_mail.c.id).limit(limit)
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            query = query.where(outgoing_mail.c.status.in_([MailStatus(s) for s in wanted]))
+        if order_id is not None:
+            query = query.where(outgoing_mail.c.order_id == order_id)
+        if kind is not None:
+            query = query.where(outgoing_mail.c.kind == MailKind(kind))
+        with self._reading() as conn:
+            return [rows.outgoing_mail(r) for r in conn.execute(query)]
+
+    def due_mails(self, limit: int | None = None) -> list[OutgoingMail]:
+        """Queued mail whose next attempt is due now, longest waiting first."""
+        query = (
+            select(outgoing_mail)
+            .where(
+                outgoing_mail.c.status == MailStatus.QUEUED,
+                outgoing_mail.c.next_attempt_at <= self._now(),
+            )
+            .order_by(outgoing_mail.c.next_attempt_at, outgoing_mail.c.id)
+            .limit(limit)
+        )
+        with self._reading() as conn:
+            return [rows.outgoing_mail(r) for r in conn.execute(query)]
+
+    def claim_mail(self, mail_id: int) -> OutgoingMail | None:
+        """Mark a due queued mail ``sending`` and count the attempt, committed
+        before anything is sent. None if it is not queued and due any more
+        (another run claimed it, or a person moved it)."""
+        now = self._now()
+        with self._writing() as conn:
+            result = conn.execute(
+                update(outgoing_mail)
+                .where(
+                    outgoing_mail.c.id == mail_id,
+                    outgoing_mail.c.status == MailStatus.QUEUED,
+                    outgoing_mail.c.next_attempt_at <= now,
+                )
+                .values(
+                    status=MailStatus.SENDING,
+                    attempts=outgoing_mail.c.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            return rows.outgoing_mail(self._require_mail(conn, mail_id))
+
+    def finish_mail(
+        self,
+        mail_id: int,
+        status: MailStatus,
+        *,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+        actor: str = "bot",
+    ) -> OutgoingMail:
+        """Record the outcome of an attempt: a ``sending`` mail becomes ``sent``,
+        ``queued`` again (with ``retry_at``), ``failed`` or ``uncertain``, with
+        ``error`` (the server's reply). Raises ``InvalidTransition`` if the mail
+        is not ``sending`` (someone else settled it meanwhile)."""
+        status = MailStatus(status)
+        if status not in MAIL_TRANSITIONS[MailStatus.SENDING]:
+            raise InvalidTransition(f"mail {mail_id}", MailStatus.SENDING, status)
+        if status is MailStatus.QUEUED and retry_at is None:
+            raise ValueError("a mail queued again needs retry_at")
+        now = self._now()
+        values: dict[str, object] = {
+            "status": status,
+            "updated_at": now,
+            "last_error": error,
+            "next_attempt_at": retry_at if status is MailStatus.QUEUED else None,
+        }
+        if status is MailStatus.SENT:
+            values["sent_at"] = now
+        with self._writing() as conn:
+            current = rows.outgoing_mail(self._require_mail(conn, mail_id))
+            result = conn.execute(
+                update(outgoing_mail)
+                .where(outgoing_mail.c.id == mail_id, outgoing_mail.c.status == MailStatus.SENDING)
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise InvalidTransition(f"mail {mail_id}", current.status, status)
+            detail = error
+            if status is MailStatus.QUEUED:
+                detail = f"attempt {current.attempts} deferred, next at {retry_at:%Y-%m-%d %H:%M} UTC: {error}"
+            self._log_mail(conn, now, current, status, actor, detail)
+            return rows.outgoing_mail(self._require_mail(conn, mail_id))
+
+    def mark_interrupted_mails(self, *, actor: str = "bot") -> list[OutgoingMail]:
+        """Every mail left ``sending`` becomes ``uncertain``.
+
+        Call only while no one is sending (holding the delivery lease): a mail
+        still ``sending`` then belongs to a run that stopped mid-send, and the
+        customer may or may not have it, so it is never sent again on its own.
+        """
+        now = self._now()
+        why = (
+            "found in 'sending' when a delivery run started: the run that sent it "
+            "stopped before the server's answer was recorded"
+        )
+        changed = []
+        with self._writing() as conn:
+            stuck = conn.execute(
+                select(outgoing_mail)
+                .where(outgoing_mail.c.status == MailStatus.SENDING)
+                .order_by(outgoing_mail.c.id)
+            ).all()
+            for row in stuck:
+                current = rows.outgoing_mail(row)
+                conn.execute(
+                    update(outgoing_mail)
+                    .where(outgoing_mail.c.id == current.id)
+                    .values(status=MailStatus.UNCERTAIN, last_error=why, updated_at=now)
+                )
+                self._log_mail(conn, now, current, MailStatus.UNCERTAIN, actor, why)
+                changed.append(rows.outgoing_mail(self._require_mail(conn, current.id)))
+        return changed
+
+    def settle_mail(
+        self, mail_id: int, status: MailStatus, *, actor: str, reason: str
+    ) -> OutgoingMail:
+        """A person's decision on an uncertain or failed mail: ``sent`` (the
+        customer has it), ``failed`` (they do not; it stays unsent) or
+        ``queued`` (send it again, now, with a fresh count of attempts).
+        ``reason`` is required and kept as the mail's note."""
+        status = MailStatus(status)
+        if not reason.strip():
+            raise ValueError("say why: a person's decision on a mail needs a reason")
+        now = self._now()
+        with self._writing() as conn:
+            current = rows.outgoing_mail(self._require_mail(conn, mail_id))
+            if current.status not in MAIL_ATTENTION or status not in MAIL_TRANSITIONS[current.status]:
+                raise InvalidTransition(f"mail {mail_id}", current.status, status)
+            if status is MailStatus.QUEUED and current.raw is None:
+                raise InvalidTransition(f"mail {mail_id} (never composed)", current.status, status)
+            values: dict[str, object] = {"status": status, "note": reason, "updated_at": now}
+            if status is MailStatus.QUEUED:
+                values.update(next_attempt_at=now, attempts=0)
+            if status is MailStatus.SENT:
+                values["sent_at"] = now
+            result = conn.execute(
+                update(outgoing_mail)
+                .where(outgoing_mail.c.id == mail_id, outgoing_mail.c.status == current.status)
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise InvalidTransition(f"mail {mail_id} (changed meanwhile)", current.status, status)
+            self._log_mail(conn, now, current, status, actor, f"{reason} (was {current.status})")
+            return rows.outgoing_mail(self._require_mail(conn, mail_id))
+
     # --- inside a transaction -----------------------------------------------
 
     def _log(
@@ -598,6 +854,33 @@ class Store:
         )
         self._log(conn, now, Entity.MESSAGE, ledger_id, current.status, status, actor, reason)
 
+    def _require_mail(self, conn: Connection, mail_id: int) -> Row[Any]:
+        row = conn.execute(select(outgoing_mail).where(outgoing_mail.c.id == mail_id)).one_or_none()
+        if row is None:
+            raise KeyError(f"no outgoing mail {mail_id}")
+        return row
+
+    def _require_order_state(self, conn: Connection, order_id: int) -> OrderState:
+        state = conn.execute(select(orders.c.state).where(orders.c.id == order_id)).scalar_one_or_none()
+        if state is None:
+            raise KeyError(f"no order {order_id}")
+        return OrderState(state)
+
+    def _log_mail(
+        self,
+        conn: Connection,
+        now: datetime,
+        mail: OutgoingMail,
+        status: MailStatus,
+        actor: str,
+        detail: str | None,
+    ) -> None:
+        """A mail's change, in its order's event log (the state stays)."""
+        state = self._require_order_state(conn, mail.order_id)
+        reason = _mail_event(mail.kind, status, mail.recipient, detail)
+        self._log(conn, now, Entity.ORDER, mail.order_id, state, state, actor, reason)
+
+
     def _require_order(self, conn: Connection, order_id: int) -> StoredOrder:
         row = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
         if row is None:
@@ -658,6 +941,21 @@ class Store:
             raise InvalidTransition(
                 f"order {current.id} (changed by someone else meanwhile)", fresh.state, to_state
             )
+
+
+def _mail_event(kind: MailKind, status: MailStatus, recipient: str | None, detail: str | None) -> str:
+    """How a mail's change reads in its order's event log."""
+    to = f" to {recipient}" if recipient else ""
+    why = f": {detail}" if detail else ""
+    if status is MailStatus.QUEUED:
+        return f"{kind}{to} queued{why}"
+    if status is MailStatus.SENT:
+        return f"{kind} sent{to}{why}"
+    if status is MailStatus.SUPPRESSED:
+        return f"{kind} not sent{why}"
+    if status is MailStatus.UNCERTAIN:
+        return f"{kind}{to}: delivery uncertain, it will not be sent again automatically{why}"
+    return f"{kind}{to} {status}{why}"
 
 
 @contextmanager
