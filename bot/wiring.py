@@ -13,11 +13,19 @@ from connectors.masterdata import CsvMasterData
 from connectors.outbox import OutboxMailer
 
 
-def build_sources(settings: Settings) -> list[MailSource]:
+def build_sources(settings: Settings, *, store: Store | None = None) -> list[MailSource]:
+    """One source per configured folder or mailbox. Given the ``store``, an IMAP
+    source settles messages the ledger already settled at the same location
+    without downloading them again."""
+    from bot.config import ImapSourceSettings
+    from connectors.imap import ImapSource  # imapclient only when a mailbox is configured
+
     sources: list[MailSource] = []
     for source in settings.sources:
         if isinstance(source, FolderSourceSettings):
             sources.append(FolderSource(source.name, source.path, source.patterns))
+        elif isinstance(source, ImapSourceSettings):
+            sources.append(ImapSource(source, store=store, max_message_bytes=settings.max_message_bytes))
     return sources
 
 
