@@ -1,9 +1,11 @@
 """From a parsed ``Message`` to an ``Extraction``: which extractor reads what.
 
-Order documents (PDF, CSV, XLSX) each give their own orders; the email body is
-read as an order only when no document holds one. The message's kind comes
-from ``classify``. Change and cancellation requests carry one order entry
-naming the PO they refer to.
+Order documents (PDF, CSV, XLSX, UBL / Order-X XML) each give their own
+orders; the email body is read as an order only when no document holds one.
+A PDF that carries an order XML as an attached file (an Order-X / Factur-X
+style hybrid) gives the XML's orders: the XML wins over the printed text.
+The message's kind comes from ``classify``. Change and cancellation requests
+carry one order entry naming the PO they refer to.
 """
 
 from __future__ import annotations
@@ -26,19 +28,30 @@ from extractors.classify import classify
 from extractors.context import ExtractionContext
 from extractors.pdf import orders_from_pdf
 from extractors.spreadsheet import orders_from_sheet
+from extractors.structured import orders_from_hybrid_pdf, orders_from_xml
 from extractors.quotes import order_text
 from extractors.text import order_fields_from_text, orders_from_text
 
 PDF = "application/pdf"
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XML = "application/xml"
+TEXT_XML = "text/xml"
 
 DocumentExtractor = Callable[..., tuple[Order, ...]]
 
+
+def _pdf_orders(document: Document, *, context: ExtractionContext) -> tuple[Order, ...]:
+    """The order XML a hybrid PDF carries, else the printed text."""
+    return orders_from_hybrid_pdf(document, context=context, printed=orders_from_pdf)
+
+
 EXTRACTORS: dict[str, DocumentExtractor] = {
-    PDF: orders_from_pdf,
+    PDF: _pdf_orders,
     CSV: orders_from_sheet,
     XLSX: orders_from_sheet,
+    XML: orders_from_xml,
+    TEXT_XML: orders_from_xml,
 }
 
 
