@@ -82,7 +82,9 @@ def sniff(data: bytes, name: str | None = None) -> str:
     lower = stripped[:512].lower()
     if lower.startswith(("<!doctype html", "<html")) or re.match(r"<(head|body|div|table|p)\b", lower):
         return HTML
-    if lower.startswith("<?xml") or re.match(r"<[a-z_][\w:.-]*[\s>/]", lower):
+    # Comments and a DOCTYPE may come before the root element of an XML file.
+    head = re.sub(r"^(?:<!--.*?-->\s*|<!doctype[^>]*>\s*)+", "", lower, flags=re.S)
+    if lower.startswith("<?xml") or re.match(r"<[a-z_][\w:.-]*[\s>/]", head):
         if "<html" in lower:
             return HTML
         return XML

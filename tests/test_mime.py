@@ -483,3 +483,12 @@ def test_a_cover_note_closing_does_not_cut_off_the_forwarded_order() -> None:
         "- 5 pcs AX-1234\n- 2 cases BR-2345\n\nRegards\nJen\n"
     )
     assert order_text(body, quoted) == "FYI\n\n- 5 pcs AX-1234\n- 2 cases BR-2345\n\nRegards\nJen\n"
+
+
+def test_xml_with_a_leading_comment_or_doctype_is_sniffed_as_xml():
+    """Given order XML that opens with a comment or a DOCTYPE instead of <?xml,
+    when sniffed, then it is XML (so the structured-order reader sees it)."""
+    from extractors.sniff import XML, sniff
+
+    assert sniff(b"<!-- exported by ERP -->\n<Order xmlns='urn:x'><ID>1</ID></Order>") == XML
+    assert sniff(b"<!DOCTYPE Order>\n<Order><ID>1</ID></Order>") == XML
