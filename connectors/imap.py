@@ -106,7 +106,8 @@ class ImapSource:
     ) -> None:
         self.settings = settings
         self.name = settings.name
-        self.max_message_bytes = settings.max_message_bytes or max_message_bytes
+        # An account may lower the global cap, not raise it: the pipeline does not parse beyond it.
+        self.max_message_bytes = min(settings.max_message_bytes or max_message_bytes, max_message_bytes)
         self.counters = ImapCounters()
         self._store = store
         self._clock = clock
@@ -346,29 +347,28 @@ class ImapSource:
     def _idle(self, deadline: float) -> bool:
         client = self._client_or_fail()
         renew_every = float(self.settings.idle_renew_seconds)
+        # A quiet connection is checked this often: Dovecot says "still here"
+        # every 2 minutes, other servers never; a dead NAT entry says nothing.
         quiet_limit = min(self.settings.read_timeout, renew_every)
         client.idle()
         started = heard = self._clock()
         while True:
             now = self._clock()
             if now >= deadline:
-                self._end_idle()
-                return False
-            if now - started >= renew_every:
-                self._end_idle()
+                return self._end_idle()
+            renewing = now - started >= renew_every
+            if renewing or now - heard >= quiet_limit:
+                # Renew, and check the connection on the way: the server must
+                # answer DONE within the read timeout.
+                if self._end_idle():
+                    return True
                 client.idle()
                 started = heard = self._clock()
-                self.counters.idle_renewals += 1
-                continue
-            if now - heard >= quiet_limit:
-                if not self._probe_idle():
-                    return True  # reconnected: mail may have arrived meanwhile
-                client = self._client_or_fail()
-                started = heard = self._clock()
+                if renewing:
+                    self.counters.idle_renewals += 1
                 continue
             wait = max(0.0, min(deadline, started + renew_every, heard + quiet_limit) - now)
             responses = client.idle_check(timeout=wait)
-            waited = self._clock() - now
             if responses:
                 heard = self._clock()
                 if any(_is_bye(r) for r in responses):
@@ -377,28 +377,22 @@ class ImapSource:
                 if any(_is_new_mail(r) for r in responses):
                     self._end_idle()
                     return True
-            elif waited < wait * 0.5:
+            elif self._clock() - now < wait * 0.5:
                 # idle_check returns at once with nothing when the peer closed
-                # the connection; find out now rather than spin.
-                if not self._probe_idle():
-                    return True
-                client = self._client_or_fail()
-                started = heard = self._clock()
+                # the connection: check it now rather than spin.
+                heard = float("-inf")
 
-    def _end_idle(self) -> None:
-        self._client_or_fail().idle_done()
-
-    def _probe_idle(self) -> bool:
-        """End IDLE and start it again: the server must answer DONE within the
-        read timeout. False when it did not and the connection was reopened."""
+    def _end_idle(self) -> bool:
+        """Send DONE; True if its answer reports new mail, or if the server did
+        not answer within the read timeout and the connection was reopened
+        (mail may have come meanwhile)."""
         client = self._client_or_fail()
         try:
-            client.idle_done()
-            client.idle()
-            return True
+            _, responses = client.idle_done()
         except (OSError, imaplib.IMAP4.error) as exc:
-            self._reopen_after_watchdog(f"no answer while idle ({type(exc).__name__})")
-            return False
+            self._reopen_after_watchdog(f"no answer to DONE while idle ({type(exc).__name__}: {exc})")
+            return True
+        return any(_is_new_mail(r) for r in responses)
 
     def _reopen_after_watchdog(self, why: str) -> None:
         log.warning("imap account %s: %s; reconnecting", self.name, why)
@@ -491,7 +485,7 @@ class ImapSource:
         token = self._tokens.token()
         self._secrets.add(token)
         try:
-            client.oauth2_login(auth.username, token)
+            client.sasl_login("XOAUTH2", _xoauth2(auth.username, token))
             return
         except LoginError as exc:
             if _temporary(exc):
@@ -500,7 +494,7 @@ class ImapSource:
         token = self._tokens.token(refresh=True)
         self._secrets.add(token)
         try:
-            client.oauth2_login(auth.username, token)
+            client.sasl_login("XOAUTH2", _xoauth2(auth.username, token))
         except LoginError as exc:
             raise self._rejected(auth.username, exc) from exc
 
@@ -609,6 +603,21 @@ def _groups(uids: Sequence[int], sizes: dict[int, int], cap: int) -> Iterator[tu
         yield group, False
     if oversized_group:
         yield oversized_group, True
+
+
+def _xoauth2(username: str, token: str) -> Callable[[bytes], bytes]:
+    """The XOAUTH2 exchange: the bearer token first; to the server's error
+    details (a second challenge) an empty answer, so that it sends its final NO."""
+    answered = False
+
+    def respond(challenge: bytes) -> bytes:
+        nonlocal answered
+        if answered:
+            return b""
+        answered = True
+        return f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
+
+    return respond
 
 
 def _server_text(exc: Exception) -> str:
