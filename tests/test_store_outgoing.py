@@ -146,7 +146,7 @@ def test_a_deferred_mail_waits_for_its_time(store: Store, clock: FakeClock):
     mail, _ = queue(store, order.id)
     store.claim_mail(mail.id)
     retry_at = clock.now + timedelta(minutes=10)
-    deferred = store.finish_mail(mail.id, MailStatus.QUEUED, error="451 4.7.1 greylisted", retry_at=retry_at)
+    deferred = store.finish_mail(mail.id, MailStatus.QUEUED, error="451 4.7.1 greylisted", retry_after=timedelta(minutes=10))
 
     assert deferred.status is MailStatus.QUEUED and deferred.attempts == 1
     assert deferred.last_error == "451 4.7.1 greylisted" and deferred.next_attempt_at == retry_at

@@ -675,25 +675,31 @@ class Store:
         status: MailStatus,
         *,
         error: str | None = None,
-        retry_at: datetime | None = None,
+        retry_after: timedelta | None = None,
+        counted: bool = True,
         actor: str = "bot",
     ) -> OutgoingMail:
         """Record the outcome of an attempt: a ``sending`` mail becomes ``sent``,
-        ``queued`` again (with ``retry_at``), ``failed`` or ``uncertain``, with
-        ``error`` (the server's reply). Raises ``InvalidTransition`` if the mail
-        is not ``sending`` (someone else settled it meanwhile)."""
+        ``queued`` again (due ``retry_after`` from now), ``failed`` or ``uncertain``, with
+        ``error`` (the server's reply). ``counted=False`` takes the attempt back
+        (nothing was tried: the setup is broken, not the mail). Raises
+        ``InvalidTransition`` if the mail is not ``sending`` (someone else
+        settled it meanwhile)."""
         status = MailStatus(status)
         if status not in MAIL_TRANSITIONS[MailStatus.SENDING]:
             raise InvalidTransition(f"mail {mail_id}", MailStatus.SENDING, status)
-        if status is MailStatus.QUEUED and retry_at is None:
-            raise ValueError("a mail queued again needs retry_at")
+        if status is MailStatus.QUEUED and retry_after is None:
+            raise ValueError("a mail queued again needs retry_after")
         now = self._now()
+        retry_at = now + retry_after if retry_after is not None else None
         values: dict[str, object] = {
             "status": status,
             "updated_at": now,
             "last_error": error,
             "next_attempt_at": retry_at if status is MailStatus.QUEUED else None,
         }
+        if not counted:
+            values["attempts"] = outgoing_mail.c.attempts - 1
         if status is MailStatus.SENT:
             values["sent_at"] = now
         with self._writing() as conn:
@@ -707,6 +713,7 @@ class Store:
                 raise InvalidTransition(f"mail {mail_id}", current.status, status)
             detail = error
             if status is MailStatus.QUEUED:
+                assert retry_at is not None
                 detail = f"attempt {current.attempts} deferred, next at {retry_at:%Y-%m-%d %H:%M} UTC: {error}"
             self._log_mail(conn, now, current, status, actor, detail)
             return rows.outgoing_mail(self._require_mail(conn, mail_id))
