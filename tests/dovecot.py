@@ -273,19 +273,19 @@ class Dovecot:
 
     def run(self) -> None:
         """Start the server process and wait until both ports answer."""
-        log = self.root / "dovecot.log"
-        self._process = subprocess.Popen(
-            [str(DOVECOT), "-F", "-c", str(self.root / "dovecot.conf")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # Dovecot's own messages before its log is open (config errors) go here.
+        with open(self.root / "startup.log", "ab") as startup:
+            self._process = subprocess.Popen(
+                [str(DOVECOT), "-F", "-c", str(self.root / "dovecot.conf")],
+                stdout=startup,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                output = self._process.stdout.read().decode(errors="replace") if self._process.stdout else ""
                 self._process = None
-                raise DovecotError(f"Dovecot exited at start:\n{output}\n{self.log()}")
+                raise DovecotError(f"Dovecot exited at start:\n{self.log()}")
             if _answers(self.port) and _answers(self.tls_port):
                 return
             time.sleep(0.05)
@@ -308,8 +308,6 @@ class Dovecot:
         # Children that outlive the master (zombies are harmless: they hold no port).
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-        if process.stdout:
-            process.stdout.close()
 
     def restart(self) -> None:
         self.stop()
@@ -320,8 +318,9 @@ class Dovecot:
         return self._process is not None and self._process.poll() is None
 
     def log(self) -> str:
-        path = self.root / "dovecot.log"
-        return path.read_text(errors="replace") if path.exists() else "(no log written)"
+        """What Dovecot wrote: its start-up output, then its log file."""
+        parts = [p.read_text(errors="replace") for p in (self.root / "startup.log", self.root / "dovecot.log") if p.exists()]
+        return "".join(parts) or "(Dovecot wrote nothing)"
 
     # -- accounts and mail --------------------------------------------------
 
