@@ -4,12 +4,17 @@
     ├── TransientError              retry later with backoff (nothing is wrong with the input)
     │   ├── SourceUnavailable       mailbox or folder cannot be reached right now
     │   ├── PortalUnavailable       portal timed out, returned 5xx, is in maintenance
-    │   └── StoreBusy               the store is locked or a lease is held by someone else
+    │   ├── StoreBusy               the store is locked or a lease is held by someone else
+    │   ├── MailUnavailable         the mail server or outbox cannot take mail now (nothing was sent)
+    │   └── MailDeferred            the mail server answered 4xx to this message (nothing was sent)
     ├── PermanentError              retrying will not help; a person or a fix is needed
     │   ├── ConfigError             a settings file, template or recipe is invalid
     │   ├── MasterDataError         a master-data CSV is missing a column or has a bad row
     │   ├── UnreadableInput         a message or document cannot be parsed at all
-    │   └── InvalidTransition       a state change the order state machine forbids
+    │   ├── InvalidTransition       a state change the order state machine forbids
+    │   ├── MailRejected            the mail server answered 5xx to this message: never retried
+    │   └── DeliveryUncertain       the connection failed after the message went out: it may
+    │                               have arrived, so it is never re-sent automatically
     └── BusinessOutcome             not a crash: data for the review queue
         ├── NeedsReview             carries the typed reasons a person must look at
         └── DuplicateOrder          a (customer, PO) is already keyed or being keyed
@@ -44,6 +49,19 @@ class PortalUnavailable(TransientError):
 
 class StoreBusy(TransientError):
     pass
+
+
+class MailUnavailable(TransientError):
+    """The mail server cannot be reached, or failed before the message was
+    handed over (connect, TLS, login throttled, 421). Nothing was sent."""
+
+
+class MailDeferred(TransientError):
+    """The mail server refused this message for now (4xx). Nothing was accepted."""
+
+    def __init__(self, message: str, *, code: int) -> None:
+        self.code = code
+        super().__init__(message)
 
 
 class PermanentError(OrderbotError):
@@ -93,6 +111,20 @@ class InvalidTransition(PermanentError):
         self.from_state = from_state
         self.to_state = to_state
         super().__init__(f"{entity}: cannot go from {from_state!r} to {to_state!r}")
+
+
+class MailRejected(PermanentError):
+    """The mail server refused this message for good (5xx); the text is its reply."""
+
+    def __init__(self, message: str, *, code: int) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class DeliveryUncertain(PermanentError):
+    """The message content went to the server but its final reply never came
+    (connection dropped, timeout). The customer may have it: a person checks,
+    the bot never sends it again on its own."""
 
 
 class BusinessOutcome(OrderbotError):

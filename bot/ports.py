@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Protocol
 
 from bot.model import MessageStatus, Order, RawMessage
@@ -42,5 +41,25 @@ class Portal(Protocol):
     def submit(self, order: Order) -> Receipt: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One outgoing message exactly as recorded in the store, and where it goes."""
+
+    sender: str  # the envelope sender (MAIL FROM), a bare address
+    recipient: str  # one bare address
+    data: bytes  # the whole message, CRLF line ends, as it must arrive
+    message_id: str
+
+
 class Mailer(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    """A transport for outgoing mail: an SMTP server or the outbox folder.
+
+    ``send`` delivers the envelope once, or raises: ``TransientError``
+    (``MailUnavailable``, ``MailDeferred``) when nothing was accepted and a
+    later try may work; ``MailRejected`` when the server refused the message
+    for good; ``DeliveryUncertain`` when the message went out but its fate is
+    unknown; ``ConfigError`` when the settings are wrong (login refused,
+    certificate not trusted). The queue (``bot.outgoing``) decides what each
+    means for the mail."""
+
+    def send(self, envelope: Envelope) -> None: ...
