@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Mapping
 from datetime import date
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -144,7 +145,29 @@ class OutboxSettings(_Section):
         description="Folder where acknowledgement emails are written as .eml files when no SMTP "
         "server is configured. Default: data_dir/outbox.",
     )
-    sender: str = Field("orders@example.invalid", description="From address of acknowledgements.")
+    sender: str = Field(
+        "orders@example.invalid",
+        description="From address of customer email (acknowledgements, clarification requests), "
+        "e.g. 'Order desk <orders@example.com>'.",
+    )
+    templates_dir: Path | None = Field(
+        None,
+        description="Folder of the Jinja2 reply templates, KIND.LANG.txt. Default: the bundled config/templates.",
+    )
+    retry_first_seconds: float = Field(
+        300.0, gt=0, description="Wait before retrying a mail the server deferred (4xx, unreachable); doubled per attempt."
+    )
+    retry_max_seconds: float = Field(21600.0, gt=0, description="Longest wait between two attempts of a mail.")
+    max_attempts: int = Field(
+        10, gt=0, description="A mail still deferred after this many attempts fails, for a person to look at."
+    )
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_is_an_address(cls, sender: str) -> str:
+        if "@" not in parseaddr(sender)[1]:
+            raise ValueError(f"{sender!r} is not an email address")
+        return sender
 
 
 class Settings(_Section):
@@ -207,7 +230,7 @@ def _resolve_secrets(node: Any, *, path: str, key: str, base: Path, environ: Map
     return node
 
 
-_PATH_KEYS = {"data_dir", "path", "token_file", "ca_file"}
+_PATH_KEYS = {"data_dir", "path", "token_file", "ca_file", "templates_dir"}
 
 
 def _anchor_paths(node: Any, base: Path) -> Any:

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from bot.acknowledge import acknowledgement
-from bot.errors import DuplicateOrder, PermanentError, TransientError
+from bot.errors import DuplicateOrder, InvalidTransition, PermanentError, TransientError
 from bot.identity import identify
 from bot.model import (
     MessageStatus,
@@ -38,10 +37,12 @@ from bot.model import (
     Reason,
     ReasonCode,
 )
+from bot.outgoing import MailQueue
 from bot.ports import MailSource, Mailer, Portal
 from bot.processing import DuplicateIndex, MessageProcessor, urgency_priority
 from bot.rules import RuleSettings, order_value
-from bot.store import Store
+from bot.replies import ReplyWriter, Templates
+from bot.store import MailKind, MailStatus, Store
 from connectors.masterdata import MasterData
 
 log = logging.getLogger("orderbot.pipeline")
@@ -91,6 +92,7 @@ class Pipeline:
         max_message_bytes: int = 25_000_000,
         holder: str | None = None,
         lease_seconds: float = 300.0,
+        outgoing: MailQueue | None = None,
     ) -> None:
         self.store = store
         self.master = master
@@ -103,6 +105,11 @@ class Pipeline:
         # Who holds the source leases: unique per process, readable in the store.
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_seconds = lease_seconds
+        # Customer email: given, or built on the mailer with the bundled templates.
+        if outgoing is None and mailer is not None:
+            writer = ReplyWriter(Templates.load(), sender=ack_sender, master=master)
+            outgoing = MailQueue(store, mailer, writer, holder=self.holder)
+        self.outgoing = outgoing
         self.processor = MessageProcessor(
             master,
             today=today,
@@ -268,21 +275,27 @@ class Pipeline:
         return summary
 
     def acknowledge(self) -> RunSummary:
+        """Queue an acknowledgement for every keyed order (once per order),
+        deliver what is due, and move an order to acknowledged when its mail is
+        sent or deliberately not sent. An uncertain or failed one leaves the
+        order keyed, with the reason in its events, for a person."""
         summary = RunSummary()
-        if self.mailer is None:
+        if self.outgoing is None:
             return summary
-        for stored in self.store.orders(state=OrderState.KEYED):
-            entry = self.store.message(stored.ledger_id)
-            reply = acknowledgement(stored, entry, self.store.raw_bytes(entry.sha256), sender=self.ack_sender)
-            if reply is None:
-                self.store.transition(stored.id, OrderState.ACKNOWLEDGED, actor="bot", reason="no reply address; nothing sent")
-            else:
-                try:
-                    self.mailer.send(reply)
-                except TransientError as exc:
-                    summary.errors.append(str(exc))
-                    continue
-                self.store.transition(stored.id, OrderState.ACKNOWLEDGED, actor="bot", reason=f"acknowledged to {reply['To']}")
+        keyed = self.store.orders(state=OrderState.KEYED)
+        for stored in keyed:
+            self.outgoing.queue_acknowledgement(stored)
+        report = self.outgoing.deliver()
+        summary.errors += report.errors
+        for stored in keyed:
+            mail = self.store.outgoing_mail_for(stored.id, MailKind.ACKNOWLEDGEMENT)
+            if mail is None or mail.status not in (MailStatus.SENT, MailStatus.SUPPRESSED):
+                continue
+            reason = f"acknowledged to {mail.recipient}" if mail.status is MailStatus.SENT else f"acknowledgement not sent: {mail.note}"
+            try:
+                self.store.transition(stored.id, OrderState.ACKNOWLEDGED, actor="bot", reason=reason, expected_from=OrderState.KEYED)
+            except InvalidTransition:
+                continue  # another run got there first
             summary.acknowledged += 1
         return summary
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.config import FolderSourceSettings, Settings
+from bot.config import FolderSourceSettings, OAuth2Auth, Settings
+from bot.outgoing import MailQueue, RetryPolicy
 from bot.pipeline import Pipeline
-from bot.ports import MailSource
+from bot.ports import MailSource, Mailer
+from bot.replies import DEFAULT_TEMPLATES, ReplyWriter, Templates
 from bot.store import Store
 from connectors.folder import FolderSource
-from connectors.masterdata import CsvMasterData
+from connectors.imap_auth import token_provider
+from connectors.masterdata import CsvMasterData, MasterData
 from connectors.outbox import OutboxMailer
+from connectors.smtp import SmtpTransport
 
 
 def build_sources(settings: Settings, *, store: Store | None = None) -> list[MailSource]:
@@ -29,17 +33,38 @@ def build_sources(settings: Settings, *, store: Store | None = None) -> list[Mai
     return sources
 
 
+def build_mail_queue(settings: Settings, store: Store, master: MasterData) -> MailQueue:
+    """Customer email: SMTP when ``smtp`` is configured, else the outbox folder,
+    both through the at-most-once queue. The reply templates are checked here,
+    so a broken one stops the bot at start."""
+    transport: Mailer
+    if settings.smtp is not None:
+        tokens = None
+        if isinstance(settings.smtp.auth, OAuth2Auth):
+            tokens = token_provider(settings.smtp.auth, account="smtp")
+        transport = SmtpTransport(settings.smtp, tokens=tokens)
+    else:
+        transport = OutboxMailer(settings.outbox_path)
+    templates = Templates.load(settings.outbox.templates_dir or DEFAULT_TEMPLATES)
+    writer = ReplyWriter(templates, sender=settings.outbox.sender, master=master)
+    outbox = settings.outbox
+    retry = RetryPolicy(outbox.retry_first_seconds, outbox.retry_max_seconds, outbox.max_attempts)
+    return MailQueue(store, transport, writer, retry=retry)
+
+
 def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
     master = CsvMasterData.load(settings.master_data.path)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(settings.store_url)
+    outgoing = build_mail_queue(settings, store, master)
     return Pipeline(
         store=store,
         master=master,
         sources=build_sources(settings),
         today=today,
         portal=None,
-        mailer=OutboxMailer(settings.outbox_path),
+        mailer=outgoing.transport,
         ack_sender=settings.outbox.sender,
+        outgoing=outgoing,
         max_message_bytes=settings.max_message_bytes,
     )

@@ -1,13 +1,22 @@
 """Outgoing mail written to a folder as .eml files: the embedded default when no
-SMTP server is configured, and a record an operator can read."""
+SMTP server is configured, and a record an operator can read.
+
+It is a ``Mailer`` like the SMTP transport and goes through the same queue
+(``bot.outgoing``). A file is written under a temporary name and renamed, so a
+send either leaves the whole message or nothing: it is never uncertain. The
+file is named after the Message-ID, so writing the same mail twice leaves one
+file.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import tempfile
-from email.message import EmailMessage
 from pathlib import Path
+
+from bot.errors import MailUnavailable
+from bot.ports import Envelope
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -16,12 +25,20 @@ class OutboxMailer:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    def send(self, message: EmailMessage) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        stem = _UNSAFE.sub("_", str(message["Message-ID"] or "message")).strip("_")[:120]
+    def __repr__(self) -> str:
+        return f"OutboxMailer({str(self.path)!r})"
+
+    def send(self, envelope: Envelope) -> None:
+        stem = _UNSAFE.sub("_", envelope.message_id or "message").strip("_")[:120] or "message"
         target = self.path / f"{stem}.eml"
-        # Write then rename, so a reader never sees half a message.
-        fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".part")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(message.as_bytes())
-        os.replace(tmp, target)
+        tmp: str | None = None
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".part")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(envelope.data)
+            os.replace(tmp, target)
+        except OSError as exc:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+            raise MailUnavailable(f"outbox {self.path}: cannot write {target.name}: {exc.strerror or exc}") from exc

@@ -22,9 +22,11 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.model import Field, Message, Order, OrderLine, OrderState, RawMessage, Reason, ReasonCode
+from bot.model import Field, Message, MessageStatus, Order, OrderLine, OrderState, RawMessage, Reason, ReasonCode
+from bot.pipeline import Pipeline
 from bot.replies import DEFAULT_TEMPLATES, Reply, ReplyWriter, Suppressed, Templates
-from bot.store import MailKind, StoredOrder
+from bot.store import Entity, MailKind, MailStatus, Store, StoredOrder
+from connectors.outbox import OutboxMailer
 from extractors.mime import parse_message
 
 GOLDEN = Path(__file__).parent / "golden" / "replies"
@@ -335,3 +337,45 @@ def test_a_bad_template_stops_the_bot_at_start_naming_the_file(tmp_path, name, t
 def test_a_bad_sender_is_a_config_error(templates):
     with pytest.raises(ConfigError, match="outbox.sender"):
         ReplyWriter(templates, sender="order desk")
+
+
+# --- through the pipeline, on the outbox -----------------------------------------------------
+
+
+def test_a_suppressed_acknowledgement_is_recorded_and_the_order_acknowledged(tmp_path, master):
+    """
+    Given a keyed order whose message is an auto-reply, and one ordinary
+    When the acknowledge stage runs on the outbox folder
+    Then only the ordinary one is written; both orders are acknowledged, the
+         suppressed one with the reason in its mail and its events
+    """
+    from bot.identity import identify
+
+    outbox = tmp_path / "outbox"
+    with Store.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        ids = []
+        for po, headers in (("PO-S1", {"Auto-Submitted": "auto-generated"}), ("PO-S2", {})):
+            message = EmailMessage()
+            message["From"] = "Jana Becker <jana.becker@nordwind.de>"
+            message["Subject"] = f"Order {po}"
+            message["Message-ID"] = f"<{po}@nordwind.de>"
+            for key, value in headers.items():
+                message[key] = value
+            message.set_content("Please deliver 4 pcs AX-1523.")
+            data = message.as_bytes()
+            identity = identify(data)
+            entry = store.record_message(message_id=identity.message_id, sha256=identity.sha256, dedup_key=identity.dedup_key, raw=data, origin="t", name=po)
+            (row,) = store.save_outcome(entry.id, [(order(po=po), OrderState.READY, None)], MessageStatus.PROCESSED)
+            store.transition(row.id, OrderState.KEYING, actor="bot")
+            store.transition(row.id, OrderState.KEYED, actor="bot", portal_order_number=f"SO-{po}")
+            ids.append(row.id)
+        pipeline = Pipeline(store=store, master=master, sources=[], today=date(2026, 11, 26), mailer=OutboxMailer(outbox), ack_sender=SENDER)
+        summary = pipeline.acknowledge()
+
+        assert summary.acknowledged == 2
+        assert {store.get_order(i).state for i in ids} == {OrderState.ACKNOWLEDGED}
+        suppressed = store.outgoing_mail_for(ids[0], MailKind.ACKNOWLEDGEMENT)
+        assert suppressed.status is MailStatus.SUPPRESSED and "Auto-Submitted: auto-generated" in suppressed.note
+        assert any("not sent" in (e.reason or "") for e in store.events(Entity.ORDER, ids[0]))
+        (written,) = outbox.glob("*.eml")
+        assert b"In-Reply-To: <PO-S2@nordwind.de>" in written.read_bytes()
