@@ -103,7 +103,9 @@ class MailQueue:
         existing = self.store.outgoing_mail_for(stored.id, MailKind.ACKNOWLEDGEMENT)
         if existing is not None:
             return existing
-        if stored.state not in (OrderState.KEYED, OrderState.ACKNOWLEDGED):
+        if stored.state is not OrderState.KEYED:
+            # An order acknowledged without a mail row was acknowledged before
+            # this queue existed: writing again could be a second acknowledgement.
             raise ValueError(f"order {stored.id} is {stored.state}: only a keyed order is acknowledged")
         return self._queue(MailKind.ACKNOWLEDGEMENT, stored, lambda original: self.writer.acknowledgement(stored, original))
 

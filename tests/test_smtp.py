@@ -505,6 +505,33 @@ def test_implicit_tls_and_xoauth2(store, master, certificate, tmp_path):
     assert got.tls and got.login == b"orders@kestrel-supply.example"
 
 
+class StaleThenFresh:
+    """A token provider whose cached token has expired at the server."""
+
+    def __init__(self) -> None:
+        self.refreshes = 0
+
+    def token(self, *, refresh: bool = False) -> str:
+        self.refreshes += refresh
+        return "fresh-token" if refresh else "stale-token"
+
+
+def test_xoauth2_fetches_a_fresh_token_once_when_the_server_refuses_it():
+    """
+    Given a cached OAuth2 token the server no longer takes
+    When a mail is sent
+    Then the transport asks for a fresh token once and the mail goes through
+    """
+    handler = Recorder(tokens={"orders@kestrel-supply.example": "fresh-token"})
+    tokens = StaleThenFresh()
+    auth = OAuth2Auth(username="orders@kestrel-supply.example", token_command="unused")
+    with smtp_server(handler, auth_require_tls=False) as port:
+        SmtpTransport(plain(port, auth=auth), tokens=tokens).send(
+            Envelope("orders@kestrel-supply.example", CUSTOMER, b"Subject: t\r\n\r\nhi\r\n", "<x@example.com>")
+        )
+    assert tokens.refreshes == 1 and len(handler.received) == 1
+
+
 # --- clarification requests and the pipeline ---------------------------------------------
 
 
@@ -532,6 +559,8 @@ def test_a_clarification_request_for_an_order_in_review(store, master):
         queue.deliver()
         with pytest.raises(ValueError, match="in review"):
             queue.request_clarification(keyed_order(store, "4500011"), actor="handler:anna")
+        with pytest.raises(ValueError, match="only a keyed order"):
+            queue.queue_acknowledgement(stored.id)
 
     (got,) = handler.received
     text = email.message_from_bytes(got.data).get_payload(decode=True).decode().replace("\r\n", "\n")
