@@ -422,11 +422,9 @@ def _references(original: Message, parent: str) -> list[str]:
     return [*dict.fromkeys(ids), parent]
 
 
-def _plain(value: Decimal | None) -> str | None:
-    if value is None:
-        return None
-    text = format(value.normalize(), "f")
-    return text
+def _plain(value: Decimal) -> str:
+    """A decimal as written plainly: 4, 2.5 (never 4.000 or 1E+2)."""
+    return format(value.normalize(), "f")
 
 
 def _line(position: int, line: OrderLine) -> LineView:
