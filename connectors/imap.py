@@ -221,14 +221,12 @@ class ImapSource:
         for start in range(0, len(uids), self.settings.batch_size):
             batch = uids[start : start + self.settings.batch_size]
             with self._translated(f"reading {folder}"):
-                if not self._still_selected(folder, uidvalidity):
-                    return  # the folder changed under us; the next run starts over
+                self._require_same_folder(folder, uidvalidity)
                 sizes = self._sizes(batch)
                 wanted = self._heal_known(folder, uidvalidity, [uid for uid in batch if uid in sizes])
             for group, oversized in _groups(wanted, sizes, self.max_message_bytes):
                 with self._translated(f"reading {folder}"):
-                    if not self._still_selected(folder, uidvalidity):
-                        return
+                    self._require_same_folder(folder, uidvalidity)
                     contents = self._contents(group, oversized)
                 for uid in group:
                     data = contents.get(uid)
@@ -529,14 +527,13 @@ class ImapSource:
         except _FolderUnavailable as exc:
             raise SourceUnavailable(f"imap account {self.name}: {exc}") from exc
 
-    def _still_selected(self, folder: str, uidvalidity: int) -> bool:
-        """Re-select after a reconnect in between; False if the folder changed."""
+    def _require_same_folder(self, folder: str, uidvalidity: int) -> None:
+        """Re-select after a reconnect in between; the UIDs found are only
+        good for the same UIDVALIDITY, so a changed folder is read next run."""
         if self._selected == (folder, uidvalidity):
-            return True
-        try:
-            return self._select(folder) == uidvalidity
-        except _FolderUnavailable:
-            return False
+            return
+        if self._select(folder) != uidvalidity:
+            raise _FolderUnavailable(f"folder {folder}: UIDVALIDITY changed while reading; it is read again next run")
 
     @contextlib.contextmanager
     def _translated(self, doing: str) -> Iterator[None]:
