@@ -166,6 +166,10 @@ class Pipeline:
             except TransientError as exc:
                 log.warning("source %s unavailable: %s", source.name, exc)
                 summary.errors.append(str(exc))
+            except PermanentError as exc:
+                # A rejected login or a bad folder stops this source, not the others.
+                log.error("source %s needs a person: %s", source.name, exc)
+                summary.errors.append(f"source {source.name}: {exc}")
             finally:
                 self.store.release_lease(lease, self.holder)
         return summary

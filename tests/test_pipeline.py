@@ -283,3 +283,29 @@ def test_demo_inbox_runs(store, master, tmp_path):
     assert summary.received == len(list(copy.glob("*.eml")))
     assert summary.failed == 0
     assert summary.orders >= 10
+
+
+class BrokenSource:
+    """A source whose account is misconfigured (a rejected login)."""
+
+    name = "broken"
+
+    def fetch_new(self):
+        from bot.errors import ConfigError
+
+        raise ConfigError("login rejected for account broken")
+        yield  # pragma: no cover
+
+    def settle(self, raw, status):  # pragma: no cover
+        raise AssertionError("nothing to settle")
+
+
+def test_a_source_that_needs_a_person_does_not_stop_the_others(store, master, inbox):
+    """Given a source whose login is rejected before a working folder source, when a run
+    starts, then the error is reported and the folder's message is still processed."""
+    (inbox / "a.eml").write_bytes(body_order("4500009"))
+    pipeline = Pipeline(store=store, master=master, sources=[BrokenSource(), FolderSource("ok", inbox)], today=TODAY)
+    summary = pipeline.run_once()
+    assert summary.received == 1
+    assert any("login rejected for account broken" in e for e in summary.errors)
+    assert store.acquire_lease("source:broken", "someone-else", 60), "the broken source's lease was released"
