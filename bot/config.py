@@ -152,7 +152,7 @@ class OutboxSettings(_Section):
     )
     templates_dir: Path | None = Field(
         None,
-        description="Folder of the Jinja2 reply templates, KIND.LANG.txt. Default: the bundled config/templates.",
+        description="Folder of the Jinja2 reply templates, KIND.LANG.txt. Default: the bundled config/mail.",
     )
     retry_first_seconds: float = Field(
         300.0, gt=0, description="Wait before retrying a mail the server deferred (4xx, unreachable); doubled per attempt."

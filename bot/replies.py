@@ -5,7 +5,7 @@ order number and the lines as keyed) and the **clarification request** for an
 order in review (what is missing or unclear, field by field, from the order's
 ``Reason`` objects with what was expected and what was found).
 
-The text comes from Jinja2 templates in a folder (``config/templates`` by
+The text comes from Jinja2 templates in a folder (``config/mail`` by
 default), one file per kind and language: ``acknowledgement.de.txt``,
 ``clarification.fr.txt``. A template renders like a short email: a
 ``Subject:`` line (used when the customer's message had no subject; a reply
@@ -49,7 +49,7 @@ from bot.store import MailKind, StoredOrder
 from connectors.masterdata import MasterData
 from extractors.text import guess_language
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "config" / "templates"
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "config" / "mail"
 FALLBACK_LANGUAGE = "en"
 
 _TEMPLATE_NAME = re.compile(r"^(?P<kind>[a-z_]+)\.(?P<language>[a-z]{2,3})\.txt$")

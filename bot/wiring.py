@@ -60,7 +60,7 @@ def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
     return Pipeline(
         store=store,
         master=master,
-        sources=build_sources(settings),
+        sources=build_sources(settings, store=store),
         today=today,
         portal=None,
         mailer=outgoing.transport,

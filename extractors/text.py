@@ -571,7 +571,7 @@ class _Reader:
                     Reason(
                         ReasonCode.AMBIGUOUS_QUANTITY,
                         f"line {n}: the quantity is written as {item.vague!r}, not as a number",
-                        field=f"lines[{n - 1}].quantity",
+                        field=f"lines[{n}].quantity",
                         found=item.vague,
                     )
                 )

@@ -10,6 +10,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ "$what" = test ]; then
   command -v pg_ctlcluster >/dev/null || need+=(postgresql)
   [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+  command -v openssl >/dev/null || need+=(openssl)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
