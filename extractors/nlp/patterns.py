@@ -75,12 +75,9 @@ def part_shape() -> str:
 
 def tokens_of(phrase: str) -> list[str]:
     """``phrase`` as orderbot's tokenizer splits it, lower-cased (no white space tokens)."""
-    from extractors.nlp.pipeline import _TOKEN, _pieces
+    from extractors.nlp.pipeline import token_texts
 
-    out: list[str] = []
-    for m in _TOKEN.finditer(phrase):
-        out.extend(p.lower() for p in _pieces(m.group()))
-    return out
+    return [t.lower() for t in token_texts(phrase)]
 
 
 def _single_words(words) -> list[str]:

@@ -21,11 +21,9 @@ same tokens whatever the language, and one multilingual model can read Chinese.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -95,6 +93,11 @@ def _pieces(token: str) -> Iterator[str]:
         yield from m.groups()  # "3.75/box", "EUR/Rolle"
     else:
         yield token
+
+
+def token_texts(text: str) -> list[str]:
+    """The tokens orderbot's tokenizer makes of ``text``, white space left out."""
+    return [piece for m in _TOKEN.finditer(text) for piece in _pieces(m.group())]
 
 
 class OrderTokenizer:
@@ -217,19 +220,3 @@ def trained_pipeline(name: str, models_dir: Path | None = None) -> Language:
     """The trained pipeline ``name``, loaded once per process."""
     with _lock:
         return _trained(name, models_dir or MODELS_DIR)
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    """What ``train`` wrote beside the pipelines (``models/metrics.json``)."""
-
-    seed: int
-    metrics: dict
-
-
-def model_info(models_dir: Path | None = None) -> ModelInfo:
-    path = (models_dir or MODELS_DIR) / "metrics.json"
-    if not path.is_file():
-        raise ModelMissing(path, "metrics")
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return ModelInfo(seed=int(raw["seed"]), metrics=raw)
