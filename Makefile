@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test setup clean-demo
+.PHONY: demo test setup clean-demo model
 
 $(STAMP): pyproject.toml
 	@scripts/system-deps.sh run
@@ -22,6 +22,12 @@ demo: $(STAMP)
 	$(BIN)/orderbot run --once
 	$(BIN)/orderbot orders
 	$(BIN)/orderbot status
+
+# The spaCy models of extractors/nlp, trained from generated data (a few minutes on
+# 2 cores, so not part of setup: the trained files are committed and `make model`
+# rebuilds the same files from the same seed).
+model: $(STAMP)
+	$(BIN)/python -m extractors.nlp.train --out extractors/nlp/models --seed 1
 
 clean-demo:
 	rm -rf data
