@@ -10,6 +10,7 @@ carry one order entry naming the PO they refer to.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -26,11 +27,16 @@ from bot.model import (
 )
 from extractors.classify import classify
 from extractors.context import ExtractionContext
+from extractors.nlp import crosscheck
+from extractors.nlp.kind import KindPrediction, combine, predict_kind
+from extractors.nlp.pipeline import ModelMissing
 from extractors.pdf import orders_from_pdf
 from extractors.spreadsheet import orders_from_sheet
 from extractors.structured import orders_from_hybrid_pdf, orders_from_xml
 from extractors.quotes import order_text
 from extractors.text import order_fields_from_text, orders_from_text
+
+log = logging.getLogger(__name__)
 
 PDF = "application/pdf"
 CSV = "text/csv"
@@ -85,6 +91,26 @@ def _fill_from_body(order: Order, body: Order, *, single: bool) -> Order:
     return replace(order, **changes) if changes else order
 
 
+def _kind_model(message: Message, text: str) -> KindPrediction | None:
+    """The trained classifier's opinion on the kind; None where no model is installed."""
+    try:
+        return predict_kind(message.subject, text, [d.name for d in message.documents])
+    except ModelMissing:
+        log.warning("no trained kind model; message kinds come from the rules alone (run `make model`)")
+        return None
+
+
+def _crosschecked(order: Order, text: str) -> Order:
+    """A body order with a review reason wherever the trained NER reads the text otherwise."""
+    try:
+        reasons = crosscheck(order, text)
+    except ModelMissing:
+        return order
+    for reason in reasons:
+        order = order.with_reason(reason)
+    return order
+
+
 def extract_message(message: Message, context: ExtractionContext) -> Extraction:
     document_orders: list[Order] = []
     for document in message.documents:
@@ -97,6 +123,14 @@ def extract_message(message: Message, context: ExtractionContext) -> Extraction:
         single = len(document_orders) == 1
         document_orders = [_fill_from_body(o, body_fields, single=single) for o in document_orders]
     verdict = classify(message, has_order_document=bool(document_orders), body_orders=len(body_orders))
+    kind_doubt = None
+    model = _kind_model(message, text)
+    if model is not None:
+        decision = combine(verdict, model)
+        verdict = decision.classification
+        kind_doubt = decision.note if decision.disputed else None
+    if body_orders:
+        body_orders = tuple(_crosschecked(o, text) for o in body_orders)
     if verdict.kind in (MessageKind.CHANGE, MessageKind.CANCELLATION):
         orders: tuple[Order, ...] = (_request_order(verdict.kind, message, verdict.referenced_po),)
     elif verdict.kind is MessageKind.ORDER:
@@ -110,6 +144,8 @@ def extract_message(message: Message, context: ExtractionContext) -> Extraction:
             )
         # The subject often carries the PO a body order forgot to state.
         orders = tuple(o if o.po_number.present or not verdict.referenced_po or len(orders) > 1 else replace(o, po_number=Field(verdict.referenced_po, 0.6, Provenance("subject"))) for o in orders)
+        if kind_doubt:
+            orders = tuple(o.with_reason(Reason(ReasonCode.LOW_CONFIDENCE, f"is this a new order? {kind_doubt}", field="kind")) for o in orders)
     else:
         orders = ()
     return Extraction(message_id=message.message_id, kind=verdict.kind, orders=orders, kind_confidence=verdict.confidence)

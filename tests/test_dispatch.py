@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from email.message import EmailMessage
 
 from bot.model import MessageKind, RawMessage, ReasonCode
@@ -51,3 +52,34 @@ def test_body_order_when_no_document_holds_one():
     (order,) = extract_message(parse(raw), CONTEXT).orders
     assert order.po_number.value == "4500123457"
     assert [str(q.quantity.value) for q in order.lines] == ["4"]
+
+
+def test_an_order_the_kind_model_doubts_goes_to_review(monkeypatch):
+    """Given a body order the rules read as a new order, when the trained kind model is
+    confident it is a change instead, then the order is kept but sent to review with
+    the disagreement named (the model can never make an order auto-keyed)."""
+    from bot.model import MessageKind as K
+    from extractors import dispatch
+    from extractors.nlp.kind import KindPrediction
+
+    doubt = KindPrediction(K.CHANGE, 0.97, tuple((k, 0.97 if k is K.CHANGE else 0.0075) for k in K))
+    monkeypatch.setattr(dispatch, "predict_kind", lambda *a, **k: doubt)
+    raw = message_with("Hello,\n\nplease deliver 4 pcs AX-1523.\nOur order number: 4500123458\n\nRegards\n")
+    extraction = extract_message(parse(raw), CONTEXT)
+    (order,) = extraction.orders
+    assert extraction.kind is MessageKind.ORDER
+    assert ReasonCode.LOW_CONFIDENCE in order.reason_codes
+    assert any(r.field == "kind" and "change" in r.message for r in order.reasons)
+
+
+def test_without_a_trained_model_the_rules_decide(monkeypatch):
+    from extractors import dispatch
+    from extractors.nlp.pipeline import ModelMissing
+
+    def missing(*args, **kwargs):
+        raise ModelMissing(Path("/nowhere/kind"), "kind")
+
+    monkeypatch.setattr(dispatch, "predict_kind", missing)
+    raw = message_with("Hello,\n\nplease deliver 4 pcs AX-1523.\nOur order number: 4500123459\n\nRegards\n")
+    (order,) = extract_message(parse(raw), CONTEXT).orders
+    assert order.po_number.value == "4500123459"

@@ -127,9 +127,9 @@ def crosscheck(
 
     quantities = {q for e in ents if e.label == "QTY" and (q := _quantity(e.text)) is not None}
     if quantities:
-        for n, line in enumerate(order.lines):
+        for n, line in enumerate(order.lines, 1):
             if line.quantity.present and Decimal(line.quantity.value) not in quantities:
                 reasons.append(Reason(ReasonCode.LOW_CONFIDENCE,
-                                      f"line {n + 1}: the model reads no quantity {line.quantity.value}",
+                                      f"line {n}: the model reads no quantity {line.quantity.value}",
                                       field=f"lines[{n}].quantity", found=str(line.quantity.value)))
     return tuple(reasons)
