@@ -14,10 +14,17 @@ import unicodedata
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 
+from rapidfuzz import fuzz, process
+
 from bot.model import Address, Field, Message, Order, OrderLine, Provenance
 from connectors.masterdata import Customer, KnownAddress, MasterData
 
 _PUNCT = re.compile(r"[^\w]+", re.UNICODE)
+_NUMBERS = re.compile(r"\d+(?:[.,]\d+)?")
+# rapidfuzz token_sort_ratio scores (0..100) for description matches
+FUZZY_CANDIDATE = 85.0
+FUZZY_CONFIDENT = 95.0
+FUZZY_MARGIN = 4.0
 _LEGAL_FORMS = frozenset(
     "gmbh ag kg co ltd limited inc llc plc sa sas sarl srl spa bv nv sl slu corp corporation company".split()
 )
@@ -155,7 +162,31 @@ class Catalogue:
         )
         if best is not None:
             return best[1], 0.9
-        return None, 0.0
+        return self._fuzzy(key)
+
+    def _fuzzy(self, key: str) -> tuple[str | None, float]:
+        """The closest description by rapidfuzz, with a confidence that sends doubt to review.
+
+        Numbers in a description are the product (500mm is not 450mm), so a
+        fuzzy match whose numbers differ is never confident. A match must also
+        clearly beat the runner-up.
+        """
+        found = [f for f in process.extract(key, list(self.by_description), scorer=fuzz.token_sort_ratio, limit=5) if f[1] >= FUZZY_CANDIDATE]
+        if not found:
+            return None, 0.0
+        numbers = _NUMBERS.findall(key)
+        same = [f for f in found if _NUMBERS.findall(f[0]) == numbers]
+        if same:
+            description, score, _ = same[0]
+            clear = len(same) == 1 or score - same[1][1] >= FUZZY_MARGIN
+            confident = clear and score >= FUZZY_CONFIDENT
+        else:
+            description, score, _ = found[0]
+            if len(found) > 1 and score - found[1][1] < FUZZY_MARGIN:
+                return None, 0.0
+            confident = False
+        # Below the rules' low-confidence threshold unless the match is nearly exact.
+        return self.by_description[description], 0.75 if confident else 0.45
 
 
 def resolve_line(line: OrderLine, master: MasterData, catalogue: Catalogue, customer_id: str | None) -> OrderLine:

@@ -50,3 +50,17 @@ def test_line_resolved_by_our_sku_customer_part_number_or_description(master):
     assert by_text.sku.value == "AX-2040"
     unknown = resolve_line(OrderLine(codes=("NOPE-1",), description=Field("Flux capacitor", 0.8)), master, catalogue, "C1001")
     assert unknown.sku.value is None
+
+
+def test_fuzzy_description_match_is_confident_only_when_nearly_exact_with_the_same_numbers(master):
+    """A typo or a reordered description still finds the product; one that differs in a
+    number (another size) is at most a guess below the review threshold."""
+    catalogue = Catalogue.build(master)
+    product = master.product("AX-2040")  # "Stretch film 500mm x 300m 23my"
+    typo = product.description.replace("Stretch", "Strech")
+    sku, confidence = catalogue.find(typo)
+    assert sku == "AX-2040" and confidence >= 0.7
+    other_size = product.description.replace("300m", "310m")
+    sku, confidence = catalogue.find(other_size)
+    assert sku is None or confidence < 0.5
+    assert catalogue.find("completely unrelated words here") == (None, 0.0)
