@@ -82,6 +82,45 @@ def skus(order: Order, ctx: RuleContext) -> Iterable[Reason]:
             yield Reason(ReasonCode.UNKNOWN_SKU, f"line {i}: no product matches {written!r}", field=f"lines[{i}].sku", found=written)
 
 
+# Units the rules can compare and convert (UN/ECE rec 20 and the package codes the
+# normaliser maps to); anything else was not understood.
+KNOWN_UNITS = frozenset({"EA", "BX", "CS", "PK", "KGM", "MTR", "LTR"})
+
+
+def units(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    """A unit nobody understood, or one that does not convert to the product's unit,
+    makes quantity, price and stock checks meaningless: a person must look."""
+    for i, line in enumerate(order.lines, 1):
+        uom = line.uom.value
+        if uom is None:
+            continue
+        product = ctx.master.product(line.sku.value) if line.sku.present else None
+        if uom not in KNOWN_UNITS and (product is None or uom != product.uom):
+            yield Reason(ReasonCode.LOW_CONFIDENCE, f"line {i}: unit {uom!r} is not one orderbot knows", field=f"lines[{i}].uom", found=uom)
+        elif product is not None and line.quantity.present and base_units(line, product) is None:
+            yield Reason(
+                ReasonCode.LOW_CONFIDENCE,
+                f"line {i}: {uom} does not convert to the product's unit {product.uom}",
+                field=f"lines[{i}].uom",
+                expected=product.uom,
+                found=uom,
+            )
+
+
+def currency_for_prices(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    if order.currency.present:
+        return
+    if any(line.unit_price.present or line.line_total.present for line in order.lines):
+        yield Reason(ReasonCode.LOW_CONFIDENCE, "prices are stated but no currency was read", field="currency")
+
+
+def printed_order_date(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    """A printed purchase order carries its date; none read means a caption was missed."""
+    source = order.source.lower()
+    if source.startswith("attachment:") and ".pdf" in source and not order.order_date.present and order.lines:
+        yield Reason(ReasonCode.LOW_CONFIDENCE, "no order date was read from the printed order", field="order_date")
+
+
 def base_units(line: OrderLine, product: Product) -> Decimal | None:
     """The line's quantity in the product's base unit, or None when units do not convert."""
     if not line.quantity.present:
@@ -194,6 +233,9 @@ RULES: tuple[Rule, ...] = (
     customer_and_sender,
     quantities,
     skus,
+    units,
+    currency_for_prices,
+    printed_order_date,
     prices,
     stock,
     credit,

@@ -127,3 +127,25 @@ def test_reasons_carry_evidence(master):
     (reason,) = checked.reasons
     assert reason.code is ReasonCode.PRICE_MISMATCH
     assert reason.field == "lines[1].unit_price" and reason.expected == "18.9" and reason.found == "21.00"
+
+
+def test_a_unit_nobody_understood_or_that_does_not_convert_goes_to_review(master):
+    assert codes(master, order(line(uom="UNIDADES"))) == ["low_confidence"]
+    # AX-1523 is sold per each without a pack size: a case of it cannot be converted
+    assert master.product("AX-1523").pack_size is None
+    assert codes(master, order(line(uom="CS"))) == ["low_confidence"]
+    assert codes(master, order(line(sku="AX-1410", uom="CS", qty="1"))) == []
+
+
+def test_prices_without_a_currency_go_to_review(master):
+    assert codes(master, order(line(price="18.90"), currency=Field(None))) == ["low_confidence"]
+    assert codes(master, order(line(), currency=Field(None))) == []
+
+
+def test_a_printed_order_without_an_order_date_goes_to_review(master):
+    printed = order(line(price="18.90"))
+    from dataclasses import replace
+
+    assert codes(master, replace(printed, source="attachment:PO-1.pdf")) == ["low_confidence"]
+    assert codes(master, replace(printed, source="attachment:PO-1.pdf", order_date=Field(TODAY, 0.9))) == []
+    assert codes(master, replace(printed, source="attachment:order.csv")) == []
