@@ -34,6 +34,10 @@ ConfigOption = Annotated[
     Optional[Path],
     typer.Option("--config", "-c", help="Settings file (default: $ORDERBOT_CONFIG, else ./config/orderbot.yaml)."),
 ]
+TemplatesOption = Annotated[
+    Optional[Path],
+    typer.Option("--templates", help="Folder of per-customer extraction templates (NAME.yaml); default: none."),
+]
 TodayOption = Annotated[
     Optional[str], typer.Option("--today", help="Reference date YYYY-MM-DD for date checks (default: today).")
 ]
@@ -71,6 +75,18 @@ def _master(directory: Path):
         raise _fail(exc) from exc
 
 
+def _templates(directory: Path | None):
+    """The templates in ``directory`` (validated), or None without one."""
+    if directory is None:
+        return None
+    from extractors.templates import load_templates
+
+    try:
+        return load_templates(directory)
+    except PermanentError as exc:
+        raise _fail(exc) from exc
+
+
 @app.callback()
 def main(
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
@@ -100,9 +116,11 @@ def extract(
     store_url: Annotated[
         Optional[str], typer.Option("--store-url", help="Also treat POs already held in this store as duplicates.")
     ] = None,
+    templates: TemplatesOption = None,
 ) -> None:
     """Print one extraction result per message as JSON Lines (FORMATS.md section 2)."""
     master = _master(master_data)
+    template_set = _templates(templates)
     duplicates = DuplicateIndex()
     store = None
     if store_url:
@@ -113,7 +131,7 @@ def extract(
         except OrderbotError as exc:
             raise _fail(exc) from exc
         duplicates = DuplicateIndex(in_store=lambda c, po: bool(store.find_orders(c, po)))
-    processor = MessageProcessor(master, today=_today(today), duplicates=duplicates)
+    processor = MessageProcessor(master, today=_today(today), duplicates=duplicates, templates=template_set)
     failures = 0
     for path in messages:
         try:
@@ -137,6 +155,7 @@ def evaluate(
     today: TodayOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
     show_errors: Annotated[int, typer.Option("--errors", help="Also list the first N field errors.")] = 0,
+    templates: TemplatesOption = None,
 ) -> None:
     """Run extraction over a labelled corpus and score it (FORMATS.md section 3)."""
     from bot.evaluation import load_labels, message_paths, score
@@ -147,7 +166,8 @@ def evaluate(
     except OrderbotError as exc:
         raise _fail(exc) from exc
     master = _master(corpus_dir / "masterdata")
-    processor = MessageProcessor(master, today=_today(today))
+    # Without --templates the score measures the generic extractor alone.
+    processor = MessageProcessor(master, today=_today(today), templates=_templates(templates))
     predictions = []
     for path in paths:
         raw = RawMessage(data=path.read_bytes(), origin=f"file:{path}", name=path.name)
@@ -253,8 +273,14 @@ def config_check(config: ConfigOption = None) -> None:
         CsvMasterData.load(settings.master_data.path)
     except PermanentError as exc:
         raise _fail(exc) from exc
+    from bot.wiring import build_templates
+
+    try:
+        found = build_templates(settings)
+    except PermanentError as exc:
+        raise _fail(exc) from exc
     typer.echo(json.dumps(masked(settings), indent=2, default=str))
-    err.print("[green]configuration is valid[/]")
+    err.print(f"[green]configuration is valid[/] ({len(found.templates)} extraction template(s))", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

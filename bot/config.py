@@ -170,12 +170,20 @@ class OutboxSettings(_Section):
         return sender
 
 
+class ExtractionSettings(_Section):
+    templates_dir: Path | None = Field(
+        None,
+        description="Folder of per-customer extraction templates, NAME.yaml. Default: the bundled config/templates.",
+    )
+
+
 class Settings(_Section):
     data_dir: Path = Field(Path("data"), description="Where the SQLite store and the outbox live.")
     store: StoreSettings = StoreSettings()
     master_data: MasterDataSettings = MasterDataSettings()
     sources: tuple[SourceSettings, ...] = Field((), description="Where messages come from.")
     outbox: OutboxSettings = OutboxSettings()
+    extraction: ExtractionSettings = ExtractionSettings()
     smtp: SmtpSettings | None = Field(None, description="Outgoing mail server; without it, mail goes to the outbox folder.")
     today: date | None = Field(None, description="Fix the reference date for date checks (tests, replays).")
     max_message_bytes: int = Field(

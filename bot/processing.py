@@ -31,6 +31,7 @@ from connectors.masterdata import MasterData
 from extractors.context import ExtractionContext
 from extractors.dispatch import extract_message
 from extractors.mime import parse_message
+from extractors.templates import TemplateSet
 
 _DAY_LAST_COUNTRIES = frozenset({"US"})
 _DECIMAL_POINT_COUNTRIES = frozenset({"US", "GB", "IE", "CN", "JP", "AU", "CA", "IN"})
@@ -96,8 +97,10 @@ class MessageProcessor:
         open_order_value: Callable[[str], Decimal] = lambda customer_id: Decimal(0),
         rule_settings: RuleSettings = RuleSettings(),
         rules: tuple[Rule, ...] = RULES,
+        templates: TemplateSet | None = None,
     ) -> None:
         self.master = master
+        self.templates = templates
         self.today = today
         self.duplicates = duplicates or DuplicateIndex()
         self.open_order_value = open_order_value
@@ -119,7 +122,11 @@ class MessageProcessor:
         )
 
     def extract(self, message: Message) -> Extraction:
-        return extract_message(message, self.context_for(message))
+        customer_id = None
+        if self.templates:
+            match = match_customer(self.master, message, None, ())
+            customer_id = match.customer.customer_id if match.customer and match.by_domain else None
+        return extract_message(message, self.context_for(message), templates=self.templates, customer_id=customer_id)
 
     def resolve(self, message: Message, extraction: Extraction) -> tuple[tuple[Order, CustomerMatch], ...]:
         texts = (message.body, *(o.customer_name.value or "" for o in extraction.orders))

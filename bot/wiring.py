@@ -15,6 +15,7 @@ from connectors.imap_auth import token_provider
 from connectors.masterdata import CsvMasterData, MasterData
 from connectors.outbox import OutboxMailer
 from connectors.smtp import SmtpTransport
+from extractors.templates import TemplateSet, load_templates
 
 
 def build_sources(settings: Settings, *, store: Store | None = None) -> list[MailSource]:
@@ -52,12 +53,18 @@ def build_mail_queue(settings: Settings, store: Store, master: MasterData) -> Ma
     return MailQueue(store, transport, writer, retry=retry)
 
 
+def build_templates(settings: Settings) -> TemplateSet:
+    """The per-customer extraction templates, validated: a bad one stops the bot here."""
+    return load_templates(settings.extraction.templates_dir)
+
+
 def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
     master = CsvMasterData.load(settings.master_data.path)
+    templates = build_templates(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(settings.store_url)
     outgoing = build_mail_queue(settings, store, master)
-    return Pipeline(
+    pipeline = Pipeline(
         store=store,
         master=master,
         sources=build_sources(settings, store=store),
@@ -68,3 +75,6 @@ def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
         outgoing=outgoing,
         max_message_bytes=settings.max_message_bytes,
     )
+    # The processor is built by the pipeline; the templates are its one optional extra.
+    pipeline.processor.templates = templates
+    return pipeline

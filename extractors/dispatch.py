@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 from bot.model import (
     Document,
@@ -34,6 +35,7 @@ from extractors.pdf import orders_from_pdf
 from extractors.spreadsheet import orders_from_sheet
 from extractors.structured import orders_from_hybrid_pdf, orders_from_xml
 from extractors.quotes import order_text
+from extractors.templates import Sender, TemplateSet, templated_pdf_orders
 from extractors.text import order_fields_from_text, orders_from_text
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,14 @@ EXTRACTORS: dict[str, DocumentExtractor] = {
 }
 
 
-def _document_orders(document: Document, context: ExtractionContext) -> tuple[Order, ...]:
+def _document_orders(
+    document: Document, context: ExtractionContext, templates: TemplateSet | None, sender: Sender
+) -> tuple[Order, ...]:
+    if document.content_type == PDF and templates and templates.for_sender(sender):
+        # The customer has templates: the printed text is read by the generic
+        # extractor or a template, whichever fits better (extractors.templates).
+        printed = partial(templated_pdf_orders, templates=templates, sender=sender)
+        return orders_from_hybrid_pdf(document, context=context, printed=printed)
     extractor = EXTRACTORS.get(document.content_type)
     if extractor is None:
         return ()
@@ -111,10 +120,19 @@ def _crosschecked(order: Order, text: str) -> Order:
     return order
 
 
-def extract_message(message: Message, context: ExtractionContext) -> Extraction:
+def extract_message(
+    message: Message,
+    context: ExtractionContext,
+    *,
+    templates: TemplateSet | None = None,
+    customer_id: str | None = None,
+) -> Extraction:
+    """``templates``: per-customer templates, tried on the PDFs of a sender
+    they are for (``customer_id`` as known from the sender's domain)."""
     document_orders: list[Order] = []
+    sender = Sender(customer_id=customer_id, domain=message.sender_domain)
     for document in message.documents:
-        document_orders.extend(_document_orders(document, context))
+        document_orders.extend(_document_orders(document, context, templates, sender))
     text = order_text(message.body, message.quoted, message.subject)
     body_orders: tuple[Order, ...] = ()
     if not document_orders:
