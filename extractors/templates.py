@@ -410,7 +410,7 @@ def _value(name: str, rule: FieldRule, text: str, context: ExtractionContext) ->
         return read_currency(text)
     if name == "ship_to":
         return parse_address([row for row in text.split("\n")])
-    return text  # notes
+    return " ".join(text.split())  # notes
 
 
 def _read_field(template: Template, name: str, rule: FieldRule, pages, context: ExtractionContext) -> _Found | None:  # noqa: ANN001

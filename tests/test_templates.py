@@ -226,3 +226,103 @@ def test_bundled_example_templates_are_valid():
     assert "example-acme" in {t.name for t in templates.templates}
     for template in templates.templates:
         assert load_template(template.path).spec == template.spec
+
+
+def acme_pdf() -> bytes:
+    """The layout the bundled example template describes."""
+    sheet = Sheet()
+    sheet.text(40, 40, "Acme Sprocket Works", size=14, bold=True)
+    sheet.text(40, 80, "Docket: AS-20417")
+    sheet.text(40, 96, "Issued: 19.11.2026")
+    sheet.text(40, 112, "Required by: 03.12.2026")
+    sheet.text(320, 80, "Send goods to", bold=True)
+    sheet.text(320, 94, "Acme Sprocket Works GmbH")
+    sheet.text(320, 106, "Hafenstrasse 9")
+    sheet.text(320, 118, "28217 Bremen")
+    sheet.text(40, 140, "Remarks", bold=True)
+    sheet.text(40, 154, "Ring the bell at gate 2")
+    for x, head in ((40, "Sprocket"), (140, "What"), (360, "Pieces"), (430, "Per piece")):
+        sheet.text(x, 190, head, bold=True)
+    sheet.text(40, 208, "SP-77")
+    sheet.text(140, 208, "Chain sprocket 42T")
+    sheet.right(390, 208, "12")
+    sheet.right(480, 208, "18,50")
+    sheet.text(360, 240, "Docket total", bold=True)
+    sheet.right(540, 240, "222,00")
+    return sheet.bytes()
+
+
+def test_the_bundled_example_template_reads_its_layout():
+    """Given the bundled example and a PDF in its layout from its customer, then every field it names is read."""
+    order = extract_message(
+        message(acme_pdf(), "buyer@acme-sprockets.example"), CONTEXT, templates=load_templates(None), customer_id="ACME-EXAMPLE"
+    ).orders[0]
+    assert order.po_number.value == "AS-20417"
+    assert order.order_date.value == date(2026, 11, 19)
+    assert order.delivery_date.value == date(2026, 12, 3)
+    assert order.currency.value == "EUR"
+    assert order.ship_to.value.city == "Bremen"
+    assert order.notes.value == "Ring the bell at gate 2"
+    assert [(line.customer_sku.value, line.quantity.value, str(line.unit_price.value)) for line in order.lines] == [("SP-77", 12, "18.50")]
+
+
+def test_generic_extractor_wins_when_it_fits_better(tmp_path):
+    """Given a template that finds two of its four anchors (score 0.5), when the
+    generic extractor reads all four fields confidently (score 1.0), then the
+    generic result stands, even where the template reads a field otherwise."""
+    text = """\
+    customer_id: QUILL
+    fields:
+      po_number: {anchor: "PO Number", regex: "(\\\\d{4})"}
+      currency: {anchor: "Currency"}
+      order_date: {anchor: "Raised", date_format: "%d.%m.%Y"}
+      delivery_date: {anchor: "Wanted on", date_format: "%d.%m.%Y"}
+    """
+    sheet = Sheet()
+    sheet.text(40, 40, "PURCHASE ORDER", size=14, bold=True)
+    sheet.text(40, 80, "PO Number: 4500012345")
+    sheet.text(40, 96, "Order Date: 18.11.2026")
+    sheet.text(40, 112, "Delivery Date: 04.12.2026")
+    sheet.text(40, 128, "Currency: EUR")
+    templates = load_templates(write(tmp_path / "t", "weak.yaml", text).parent)
+    doc = Document("order.pdf", "application/pdf", sheet.bytes())
+    generic = extract_message(message(doc.data), CONTEXT).orders[0]
+    assert generic.po_number.value == "4500012345" and generic.delivery_date.value == date(2026, 12, 4)
+    best = templates.best_for(doc, Sender("QUILL"), CONTEXT)
+    assert best is not None and best[1] == 0.5  # it fits, but only half
+    orders = templated_pdf_orders(doc, context=CONTEXT, templates=templates, sender=Sender("QUILL"))
+    assert orders == (generic,)
+
+
+def test_extract_command_takes_templates(tmp_path):
+    """Given --templates, `orderbot extract` applies them for a sender whose domain names the customer."""
+    import json
+
+    masterdata = tmp_path / "md"
+    source = Path(__file__).resolve().parents[1] / "demo" / "masterdata"
+    masterdata.mkdir()
+    for csv in source.glob("*.csv"):
+        (masterdata / csv.name).write_text(csv.read_text(encoding="utf-8"), encoding="utf-8")
+    customers = masterdata / "customers.csv"
+    assert customers.read_text(encoding="utf-8").startswith("customer_id,name,email_domains,currency,credit_status,credit_limit")
+    with customers.open("a", encoding="utf-8") as out:
+        out.write("QUILL,Quillfeather Instruments Ltd,quillfeather.example,GBP,ok,100000\n")
+    write(tmp_path / "t", "quill.yaml", TEMPLATE)
+    from email.message import EmailMessage
+
+    mail = EmailMessage()
+    mail["From"] = "buyer@quillfeather.example"
+    mail["To"] = "orders@kestrel-supply.example"
+    mail["Subject"] = "Purchase order"
+    mail["Message-ID"] = "<quill-1@quillfeather.example>"
+    mail.set_content("Please find our order attached.")
+    mail.add_attachment(odd_layout_pdf(), maintype="application", subtype="pdf", filename="order.pdf")
+    eml = tmp_path / "quill.eml"
+    eml.write_bytes(bytes(mail))
+    args = ["extract", "--master-data", str(masterdata), "--today", "2026-11-26", str(eml)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    without = json.loads(first.stdout.splitlines()[0])
+    with_templates = json.loads(CliRunner().invoke(app, [*args[:-1], "--templates", str(tmp_path / "t"), str(eml)]).stdout.splitlines()[0])
+    assert without["orders"][0]["po_number"] != "JT-88412"
+    assert with_templates["orders"][0]["po_number"] == "JT-88412"
