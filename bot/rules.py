@@ -20,6 +20,18 @@ from connectors.masterdata import MasterData, Product
 @dataclass(frozen=True, slots=True)
 class RuleSettings:
     price_tolerance: Decimal = Decimal("0.02")  # relative deviation from the list price
+    # Rough rates to the list currency, only for a plausibility check across
+    # currencies (a price 3x off is a unit or pack problem, not an exchange rate).
+    approximate_rates: tuple[tuple[str, str, Decimal], ...] = (
+        ("USD", "EUR", Decimal("0.9")),
+        ("GBP", "EUR", Decimal("1.15")),
+        ("CNY", "EUR", Decimal("0.13")),
+        ("CHF", "EUR", Decimal("1.05")),
+        ("SEK", "EUR", Decimal("0.09")),
+        ("PLN", "EUR", Decimal("0.23")),
+        ("JPY", "EUR", Decimal("0.006")),
+    )
+    implausible_price_factor: Decimal = Decimal(3)
     low_confidence: float = 0.5  # a key field below this goes to review
     max_days_ahead: int = 366  # a requested date further out is implausible
 
@@ -166,6 +178,32 @@ def prices(order: Order, ctx: RuleContext) -> Iterable[Reason]:
             )
 
 
+def prices_across_currencies(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    """In another currency prices are not compared exactly, but one several times the
+    list price (or a fraction of it) means the unit is not what was read: a pack
+    priced per box with no unit written, say."""
+    currency = order.currency.value
+    rates = {(a, b): r for a, b, r in ctx.settings.approximate_rates}
+    factor = ctx.settings.implausible_price_factor
+    for i, line in enumerate(order.lines, 1):
+        product = ctx.master.product(line.sku.value) if line.sku.present else None
+        if product is None or not line.unit_price.present or currency in (None, product.currency):
+            continue
+        rate = rates.get((currency, product.currency))
+        expected = list_price_per_line_unit(line, product)
+        if rate is None or not expected:
+            continue
+        ratio = line.unit_price.value * rate / expected
+        if ratio > factor or ratio < 1 / factor:
+            yield Reason(
+                ReasonCode.LOW_CONFIDENCE,
+                f"line {i}: {line.unit_price.value} {currency} per {line.uom.value or product.uom} is {ratio:.1f}x the list price; is the unit right?",
+                field=f"lines[{i}].unit_price",
+                expected=f"about {(expected / rate).quantize(Decimal('0.01'))} {currency}",
+                found=format(line.unit_price.value, "f"),
+            )
+
+
 def stock(order: Order, ctx: RuleContext) -> Iterable[Reason]:
     for i, line in enumerate(order.lines, 1):
         product = ctx.master.product(line.sku.value) if line.sku.present else None
@@ -237,6 +275,7 @@ RULES: tuple[Rule, ...] = (
     currency_for_prices,
     printed_order_date,
     prices,
+    prices_across_currencies,
     stock,
     credit,
     dates,

@@ -87,7 +87,7 @@ def test_price_per_box_uses_the_pack_size(master):
 
 
 def test_prices_in_another_currency_are_not_compared(master):
-    assert codes(master, order(line(price="999"), currency=Field("USD", 0.9))) == []
+    assert codes(master, order(line(price="25.00"), currency=Field("USD", 0.9))) == [], "within the plausible range, not compared exactly"
 
 
 def test_stock_in_base_units(master):
@@ -149,3 +149,12 @@ def test_a_printed_order_without_an_order_date_goes_to_review(master):
     assert codes(master, replace(printed, source="attachment:PO-1.pdf")) == ["low_confidence"]
     assert codes(master, replace(printed, source="attachment:PO-1.pdf", order_date=Field(TODAY, 0.9))) == []
     assert codes(master, replace(printed, source="attachment:order.csv")) == []
+
+
+def test_a_price_in_another_currency_far_from_the_list_means_the_unit_is_wrong(master):
+    """AX-1410 lists 0.28 EUR per each, 250 to a case: 70 USD per each is a case price
+    with no unit written; 0.31 USD per each is plausible and not compared exactly."""
+    usd = Field("USD", 0.9)
+    assert codes(master, order(line(sku="AX-1410", uom="EA", qty="1", price="70.00"), currency=usd)) == ["low_confidence"]
+    assert codes(master, order(line(sku="AX-1410", uom="EA", qty="1", price="0.31"), currency=usd)) == []
+    assert codes(master, order(line(sku="AX-1410", uom="CS", qty="1", price="77.00"), currency=usd)) == []
