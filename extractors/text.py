@@ -267,10 +267,15 @@ def _po_pattern() -> re.Pattern[str]:
     alt = _alt(words)
     number = r"(?:number|num|no|nr|nro|n°|nº|no\.|#|nummer|número|numéro|numero|nummer)"
     return re.compile(
-        rf"(?<![^\W_])(?P<label>{alt})(?:\s*{number})?\.?\s*(?:[:#=：]|\bis\b|\bist\b|\best\b|\bes\b|\bè\b|\bis:)?\s*[:#]?\s*"
+        rf"(?<![^\W_])(?P<label>{alt}){_LABEL_END}(?:\s*{number})?\.?\s*(?:[:#=：]|\bis\b|\bist\b|\best\b|\bes\b|\bè\b|\bis:)?\s*[:#]?\s*"
         rf"(?P<value>{PO_TOKEN})",
         re.I,
     )
+
+
+# A Latin label ends at a word boundary ("PO" is not the start of "POL385859");
+# after a CJK label ("订单号12345") the number may follow directly.
+_LABEL_END = r"(?:(?<=[^\x00-\x7f])|(?![A-Za-z0-9]))"
 
 
 @cache
@@ -279,7 +284,7 @@ def _subject_po_pattern() -> re.Pattern[str]:
     alt = _alt(words)
     number = r"(?:number|num|no|nr|n°|nº|#|nummer|número|numéro|numero)"
     return re.compile(
-        rf"(?<![^\W_])(?P<label>{alt})(?:\s*{number})?\.?\s*[:#=：]?\s*(?P<value>{PO_TOKEN})",
+        rf"(?<![^\W_])(?P<label>{alt}){_LABEL_END}(?:\s*{number})?\.?\s*[:#=：]?\s*(?P<value>{PO_TOKEN})",
         re.I,
     )
 

@@ -443,3 +443,13 @@ def test_order_fields_of_a_body_that_accompanies_an_attachment() -> None:
     assert (a.name, a.street, a.postal_code, a.city, a.country) == (
         "Summit Precision Components - Plant 2", "1200 Industrial Way", "80501", "Longmont", "US")
     assert order_fields_from_text("Hi, see attached.\n\nThanks\nAnna\n", source="body", context=CTX) is None
+
+
+def test_a_po_label_is_a_whole_word_not_the_start_of_the_number():
+    """'PO' is a label, but not inside 'POL385859': that whole token is the number."""
+    from extractors.text import find_po_numbers, find_subject_po
+
+    assert find_po_numbers("Order POL385859 attached as a spreadsheet.") == []
+    assert find_subject_po("Order POL385859").value == "POL385859"
+    assert [p.value for p in find_po_numbers("PO#4711-22 attached")] == ["4711-22"]
+    assert [p.value for p in find_po_numbers("订单号12345，谢谢")] == ["12345"]
