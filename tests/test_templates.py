@@ -326,3 +326,38 @@ def test_extract_command_takes_templates(tmp_path):
     with_templates = json.loads(CliRunner().invoke(app, [*args[:-1], "--templates", str(tmp_path / "t"), str(eml)]).stdout.splitlines()[0])
     assert without["orders"][0]["po_number"] != "JT-88412"
     assert with_templates["orders"][0]["po_number"] == "JT-88412"
+
+
+def test_a_bad_template_stops_the_bot_at_start(tmp_path):
+    """Given settings whose templates folder holds a malformed template, building the pipeline raises ConfigError."""
+    from bot.config import load_settings
+    from bot.wiring import build_pipeline
+
+    write(tmp_path / "templates", "bad.yaml", BAD["bad_regex"][0])
+    config = write(
+        tmp_path,
+        "orderbot.yaml",
+        f"data_dir: data\nmaster_data:\n  path: {Path(__file__).resolve().parents[1] / 'demo' / 'masterdata'}\n"
+        "extraction:\n  templates_dir: templates\n",
+    )
+    settings = load_settings(config, environ={})
+    assert settings.extraction.templates_dir == tmp_path / "templates"
+    with pytest.raises(ConfigError, match=r"bad\.yaml: line 5, fields\.po_number\.regex: not a valid regular expression"):
+        build_pipeline(settings, today=date(2026, 11, 26))
+    assert not (tmp_path / "data").exists()  # stopped before the store was opened
+
+
+def test_the_pipeline_gets_the_configured_templates(tmp_path):
+    from bot.config import load_settings
+    from bot.wiring import build_pipeline
+
+    write(tmp_path / "templates", "quill.yaml", TEMPLATE)
+    config = write(
+        tmp_path,
+        "orderbot.yaml",
+        f"data_dir: data\nmaster_data:\n  path: {Path(__file__).resolve().parents[1] / 'demo' / 'masterdata'}\n"
+        "extraction:\n  templates_dir: templates\n",
+    )
+    pipeline = build_pipeline(load_settings(config, environ={}), today=date(2026, 11, 26))
+    with pipeline.store:
+        assert [t.name for t in pipeline.processor.templates.templates] == ["quill"]
