@@ -34,6 +34,7 @@ from extractors.nlp.pipeline import ModelMissing
 from extractors.pdf import orders_from_pdf
 from extractors.spreadsheet import orders_from_sheet
 from extractors.structured import orders_from_hybrid_pdf, orders_from_xml
+from extractors.quantities import flag_hedged_quantities
 from extractors.quotes import order_text
 from extractors.templates import Sender, TemplateSet, templated_pdf_orders
 from extractors.text import order_fields_from_text, orders_from_text
@@ -148,7 +149,7 @@ def extract_message(
         verdict = decision.classification
         kind_doubt = decision.note if decision.disputed else None
     if body_orders:
-        body_orders = tuple(_crosschecked(o, text) for o in body_orders)
+        body_orders = tuple(flag_hedged_quantities(_crosschecked(o, text)) for o in body_orders)
     if verdict.kind in (MessageKind.CHANGE, MessageKind.CANCELLATION):
         orders: tuple[Order, ...] = (_request_order(verdict.kind, message, verdict.referenced_po),)
     elif verdict.kind is MessageKind.ORDER:

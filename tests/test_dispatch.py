@@ -83,3 +83,17 @@ def test_without_a_trained_model_the_rules_decide(monkeypatch):
     raw = message_with("Hello,\n\nplease deliver 4 pcs AX-1523.\nOur order number: 4500123459\n\nRegards\n")
     (order,) = extract_message(parse(raw), CONTEXT).orders
     assert order.po_number.value == "4500123459"
+
+
+def test_a_hedged_quantity_in_a_body_order_is_not_keyed():
+    """'30 or 40 pcs' and 'approx. 50' are not numbers to key: the line keeps no
+    quantity and the order goes to review with ambiguous_quantity."""
+    raw = message_with(
+        "Hello,\n\nplease deliver:\n- 30 or 40 pcs AX-1523 Hand dispenser for stretch film\n"
+        "- approx. 50 pcs AX-1410 Pallet cover sheet 1200x800mm\n- 4 pcs AX-2040\n"
+        "Our order number: 4500123460\n\nRegards\n"
+    )
+    (order,) = extract_message(parse(raw), CONTEXT).orders
+    assert ReasonCode.AMBIGUOUS_QUANTITY in order.reason_codes
+    assert [line.quantity.value for line in order.lines][:2] == [None, None]
+    assert order.lines[2].quantity.value == 4
