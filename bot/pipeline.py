@@ -44,6 +44,7 @@ from bot.rules import RuleSettings, order_value
 from bot.replies import ReplyWriter, Templates
 from bot.store import MailKind, MailStatus, Store
 from connectors.masterdata import MasterData
+from extractors.templates import TemplateSet
 
 log = logging.getLogger("orderbot.pipeline")
 
@@ -93,6 +94,7 @@ class Pipeline:
         holder: str | None = None,
         lease_seconds: float = 300.0,
         outgoing: MailQueue | None = None,
+        templates: TemplateSet | None = None,
     ) -> None:
         self.store = store
         self.master = master
@@ -116,6 +118,7 @@ class Pipeline:
             duplicates=DuplicateIndex(in_store=self._po_in_store),
             open_order_value=self._open_order_value,
             rule_settings=rule_settings,
+            templates=templates,
         )
 
     # -- look-ups the rules need from the store --------------------------------

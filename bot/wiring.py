@@ -64,7 +64,7 @@ def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(settings.store_url)
     outgoing = build_mail_queue(settings, store, master)
-    pipeline = Pipeline(
+    return Pipeline(
         store=store,
         master=master,
         sources=build_sources(settings, store=store),
@@ -74,7 +74,5 @@ def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
         ack_sender=settings.outbox.sender,
         outgoing=outgoing,
         max_message_bytes=settings.max_message_bytes,
+        templates=templates,
     )
-    # The processor is built by the pipeline; the templates are its one optional extra.
-    pipeline.processor.templates = templates
-    return pipeline
