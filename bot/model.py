@@ -44,6 +44,9 @@ class ReasonCode(enum.StrEnum):
     UNREADABLE_DOCUMENT = "unreadable_document"
     CHANGE_REQUEST = "change_request"
     CANCELLATION_REQUEST = "cancellation_request"
+    # Added to the FORMATS.md list (it says more may be added):
+    NEW_SHIP_TO = "new_ship_to"  # a delivery address that is not one of the customer's known ones
+    UNREAD_LINE = "unread_line"  # the text names one of our products on a line no order line came from
 
 
 class OrderState(enum.StrEnum):

@@ -31,6 +31,7 @@ from connectors.masterdata import MasterData
 from extractors.context import ExtractionContext
 from extractors.dispatch import extract_message
 from extractors.mime import parse_message
+from extractors.quotes import order_text, signature_start
 from extractors.templates import TemplateSet
 
 _DAY_LAST_COUNTRIES = frozenset({"US"})
@@ -132,7 +133,9 @@ class MessageProcessor:
         texts = (message.body, *(o.customer_name.value or "" for o in extraction.orders))
         return tuple(resolve_order(order, message, self.master, self.catalogue, texts) for order in extraction.orders)
 
-    def validate(self, kind: MessageKind, resolved: tuple[tuple[Order, CustomerMatch], ...]) -> tuple[Order, ...]:
+    def validate(
+        self, kind: MessageKind, resolved: tuple[tuple[Order, CustomerMatch], ...], body_text: str = ""
+    ) -> tuple[Order, ...]:
         orders = []
         for order, match in resolved:
             if kind is MessageKind.ORDER and not any(r.code is ReasonCode.UNREADABLE_DOCUMENT for r in order.reasons):
@@ -143,6 +146,7 @@ class MessageProcessor:
                     settings=self.rule_settings,
                     is_duplicate=self.duplicates.is_duplicate,
                     open_order_value=self.open_order_value,
+                    body_text=body_text,
                 )
                 order = validate(order, ctx, self.rules)
                 self.duplicates.remember(order)
@@ -162,7 +166,8 @@ class MessageProcessor:
     def process_message(self, message: Message) -> Decided:
         extraction = self.extract(message)
         resolved = self.resolve(message, extraction)
-        orders = self.validate(extraction.kind, resolved)
+        text = order_text(message.body, message.quoted, message.subject)
+        orders = self.validate(extraction.kind, resolved, text[: signature_start(text)])
         extraction = replace(extraction, orders=orders)
         return Decided(message, extraction, self.decide(orders))
 

@@ -7,6 +7,7 @@ the ``Reason`` objects a person must look at. Rules never change the order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -32,6 +33,7 @@ class RuleSettings:
         ("JPY", "EUR", Decimal("0.006")),
     )
     implausible_price_factor: Decimal = Decimal(3)
+    new_ship_to_needs_review: bool = True
     low_confidence: float = 0.5  # a key field below this goes to review
     max_days_ahead: int = 366  # a requested date further out is implausible
 
@@ -45,6 +47,9 @@ class RuleContext:
     # (customer_id, normalised PO) already seen in this run or held in the store
     is_duplicate: Callable[[str, str], bool] = lambda customer_id, po: False
     open_order_value: Callable[[str], Decimal] = lambda customer_id: Decimal(0)
+    # The message's own text an order written in the body was read from (signature
+    # and quoted history removed), for checks that every product it names was read.
+    body_text: str = ""
 
 
 Rule = Callable[[Order, RuleContext], Iterable[Reason]]
@@ -64,6 +69,43 @@ def completeness(order: Order, ctx: RuleContext) -> Iterable[Reason]:
     for i, line in enumerate(order.lines, 1):
         if not line.quantity.present and line.quantity_text is None:
             yield Reason(ReasonCode.MISSING_FIELD, f"line {i} has no quantity", field=f"lines[{i}].quantity")
+
+
+def ship_to_known(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    """A delivery address that is not one of the customer's known sites goes to a person
+    (``new_ship_to_needs_review``): goods sent to a new address are hard to get back."""
+    customer = ctx.customer.customer
+    if not ctx.settings.new_ship_to_needs_review or customer is None:
+        return
+    address = order.ship_to.value
+    if address is None or address.is_empty() or address.address_id is not None:
+        return
+    if ctx.master.addresses(customer.customer_id):
+        shown = ", ".join(p for p in (address.name, address.street, address.postal_code, address.city, address.country) if p)
+        yield Reason(ReasonCode.NEW_SHIP_TO, f"{shown!r} is not one of {customer.name}'s known delivery addresses", field="ship_to", found=shown)
+
+
+_CODE_TOKEN = re.compile(r"(?<![\w.-])[A-Za-z0-9][A-Za-z0-9.\-/]{2,}[A-Za-z0-9](?![\w-])")
+
+
+def unread_lines(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    """Every product the email text names must be on a line of a body order: a line
+    whose quantity could not be read is dropped by the extractor, not keyed short."""
+    if order.source != "body" or not ctx.body_text:
+        return
+    customer_id = order.customer_id.value
+    ordered = {line.sku.value for line in order.lines if line.sku.present}
+    for match in _CODE_TOKEN.finditer(ctx.body_text):
+        token = match.group(0)
+        sku = (ctx.master.cross_reference(customer_id, token) if customer_id else None) or (
+            product.sku if (product := ctx.master.product(token)) else None
+        )
+        if sku and sku not in ordered:
+            start = ctx.body_text.rfind("\n", 0, match.start()) + 1
+            end = ctx.body_text.find("\n", match.end())
+            line_text = ctx.body_text[start : end if end >= 0 else len(ctx.body_text)]
+            yield Reason(ReasonCode.UNREAD_LINE, f"the text names {token} ({sku}) but no order line was read from it", field="lines", found=line_text.strip()[:200])
+            ordered.add(sku)
 
 
 def customer_and_sender(order: Order, ctx: RuleContext) -> Iterable[Reason]:
@@ -269,6 +311,8 @@ def confidence(order: Order, ctx: RuleContext) -> Iterable[Reason]:
 RULES: tuple[Rule, ...] = (
     completeness,
     customer_and_sender,
+    ship_to_known,
+    unread_lines,
     quantities,
     skus,
     units,

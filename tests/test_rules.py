@@ -9,7 +9,7 @@ import pytest
 
 from bot.model import Address, Field, Order, OrderLine, ReasonCode
 from bot.resolve import CustomerMatch
-from bot.rules import RuleContext, validate
+from bot.rules import RuleContext, RuleSettings, validate
 
 TODAY = date(2026, 11, 26)
 HAMBURG = Address("Nordwind Logistik GmbH", "Hafenstrasse 12", "20457", "Hamburg", "DE", "C1001-01")
@@ -158,3 +158,24 @@ def test_a_price_in_another_currency_far_from_the_list_means_the_unit_is_wrong(m
     assert codes(master, order(line(sku="AX-1410", uom="EA", qty="1", price="70.00"), currency=usd)) == ["low_confidence"]
     assert codes(master, order(line(sku="AX-1410", uom="EA", qty="1", price="0.31"), currency=usd)) == []
     assert codes(master, order(line(sku="AX-1410", uom="CS", qty="1", price="77.00"), currency=usd)) == []
+
+
+def test_a_ship_to_that_is_not_a_known_address_goes_to_review(master):
+    from dataclasses import replace as _replace
+
+    unknown = Address("Somewhere New Ltd", "Other Road 1", "99999", "Elsewhere", "DE")
+    assert codes(master, order(ship_to=Field(unknown, 0.9))) == ["new_ship_to"]
+    lenient = RuleContext(master=master, today=TODAY, customer=CustomerMatch(master.customer("C1001"), True, 0.99), settings=_replace(RuleSettings(), new_ship_to_needs_review=False))
+    assert [str(c) for c in validate(order(ship_to=Field(unknown, 0.9)), lenient).reason_codes] == []
+
+
+def test_a_product_named_in_the_text_but_not_read_as_a_line_goes_to_review(master):
+    """Given a body that names AX-1523 and AX-1410 but only AX-1523 became a line
+    (the other's quantity could not be read), the order goes to review."""
+    text = "please deliver:\n4 pcs AX-1523 Hand dispenser\nAX-1410 Pallet cover sheet a few\n"
+    from dataclasses import replace as _replace
+
+    o = _replace(order(), source="body")
+    got = codes(master, o, body_text=text)
+    assert got == ["unread_line"]
+    assert codes(master, o, body_text="please deliver 4 pcs AX-1523\n") == []
