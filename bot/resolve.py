@@ -58,12 +58,15 @@ def customer_country(master: MasterData, customer: Customer) -> str | None:
     return max(set(countries), key=countries.count) if countries else None
 
 
-def match_customer(master: MasterData, message: Message, named: str | None, texts: tuple[str, ...]) -> CustomerMatch:
+def match_customer(
+    master: MasterData, message: Message, named: str | None, texts: tuple[str, ...], address: Address | None = None
+) -> CustomerMatch:
     """Who sent this order.
 
     The sender's domain decides when it belongs to a customer. Otherwise a
     customer whose name appears in the document (``named``) or in the message
-    texts is taken, but the match is marked as not verified by domain.
+    texts is taken, or else the one customer a delivery ``address`` is known
+    for; such a match is marked as not verified by domain.
     """
     if message.sender_domain and (by_domain := master.customer_by_domain(message.sender_domain)):
         return CustomerMatch(by_domain, True, 0.99)
@@ -78,6 +81,15 @@ def match_customer(master: MasterData, message: Message, named: str | None, text
             candidates.append((0.9, customer))
         elif f" {simplify(customer.name)} " in f" {haystack} ":
             candidates.append((0.8, customer))
+    if not candidates and address is not None and not address.is_empty():
+        owners = {
+            known.customer_id
+            for customer in master.customers()
+            for known in master.addresses(customer.customer_id)
+            if _address_score(address, known) >= _ADDRESS_IDENTIFIES
+        }
+        if len(owners) == 1:
+            return CustomerMatch(master.customer(owners.pop()), False, 0.7, named_in_message=True)
     if not candidates:
         return CustomerMatch(None, False, 0.0)
     candidates.sort(key=lambda c: -c[0])
@@ -88,6 +100,9 @@ def match_customer(master: MasterData, message: Message, named: str | None, text
 
 
 # --- ship-to ---------------------------------------------------------------
+
+# Postal code and street agree: the address alone says whose site it is.
+_ADDRESS_IDENTIFIES = 3.5
 
 
 def _address_score(extracted: Address, known: KnownAddress) -> float:
@@ -218,7 +233,7 @@ def resolve_line(line: OrderLine, master: MasterData, catalogue: Catalogue, cust
 
 
 def resolve_order(order: Order, message: Message, master: MasterData, catalogue: Catalogue, texts: tuple[str, ...]) -> tuple[Order, CustomerMatch]:
-    match = match_customer(master, message, order.customer_name.value, texts)
+    match = match_customer(master, message, order.customer_name.value, texts, order.ship_to.value)
     customer_id = match.customer.customer_id if match.customer else None
     order = replace(
         order,

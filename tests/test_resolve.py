@@ -64,3 +64,13 @@ def test_fuzzy_description_match_is_confident_only_when_nearly_exact_with_the_sa
     sku, confidence = catalogue.find(other_size)
     assert sku is None or confidence < 0.5
     assert catalogue.find("completely unrelated words here") == (None, 0.0)
+
+
+def test_customer_from_a_known_delivery_address_when_nothing_else_names_it(master):
+    """A sender from a free-mail domain whose order names no company, but delivers to
+    one customer's known site, is that customer, unverified."""
+    billbrook = Address(None, "Billbrookdeich 210", "22113", "Hamburg", "DE")
+    match = match_customer(master, message("someone@freemail.example"), None, ("please deliver",), billbrook)
+    assert match.customer.customer_id == "C1001" and not match.by_domain
+    nowhere = Address(None, "Nowhere Lane 1", "00000", "Atlantis", "DE")
+    assert match_customer(master, message("someone@freemail.example"), None, (), nowhere).customer is None
