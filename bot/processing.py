@@ -134,7 +134,11 @@ class MessageProcessor:
         return tuple(resolve_order(order, message, self.master, self.catalogue, texts) for order in extraction.orders)
 
     def validate(
-        self, kind: MessageKind, resolved: tuple[tuple[Order, CustomerMatch], ...], body_text: str = ""
+        self,
+        kind: MessageKind,
+        resolved: tuple[tuple[Order, CustomerMatch], ...],
+        body_text: str = "",
+        message: Message | None = None,
     ) -> tuple[Order, ...]:
         orders = []
         for order, match in resolved:
@@ -147,6 +151,7 @@ class MessageProcessor:
                     is_duplicate=self.duplicates.is_duplicate,
                     open_order_value=self.open_order_value,
                     body_text=body_text,
+                    message=message,
                 )
                 order = validate(order, ctx, self.rules)
                 self.duplicates.remember(order)
@@ -167,7 +172,7 @@ class MessageProcessor:
         extraction = self.extract(message)
         resolved = self.resolve(message, extraction)
         text = order_text(message.body, message.quoted, message.subject)
-        orders = self.validate(extraction.kind, resolved, text[: signature_start(text)])
+        orders = self.validate(extraction.kind, resolved, text[: signature_start(text)], message)
         extraction = replace(extraction, orders=orders)
         return Decided(message, extraction, self.decide(orders))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from bot.model import Order, OrderLine, Reason, ReasonCode
+from bot.model import Message, Order, OrderLine, Reason, ReasonCode
 from bot.resolve import CustomerMatch
 from connectors.masterdata import MasterData, Product
 
@@ -50,6 +50,8 @@ class RuleContext:
     # The message's own text an order written in the body was read from (signature
     # and quoted history removed), for checks that every product it names was read.
     body_text: str = ""
+    # The message the order came in (sender checks); None for orders not from email.
+    message: Message | None = None
 
 
 Rule = Callable[[Order, RuleContext], Iterable[Reason]]
