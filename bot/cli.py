@@ -275,8 +275,11 @@ def config_check(config: ConfigOption = None) -> None:
         raise _fail(exc) from exc
     from bot.wiring import build_templates
 
+    from bot.rule_config import load_rule_settings
+
     try:
         found = build_templates(settings)
+        load_rule_settings(settings.rules.path)
     except PermanentError as exc:
         raise _fail(exc) from exc
     typer.echo(json.dumps(masked(settings), indent=2, default=str))

@@ -177,12 +177,17 @@ class ExtractionSettings(_Section):
     )
 
 
+class RulesSettings(_Section):
+    path: Path | None = Field(None, description="Rule thresholds file. Default: the bundled config/rules.yaml.")
+
+
 class Settings(_Section):
     data_dir: Path = Field(Path("data"), description="Where the SQLite store and the outbox live.")
     store: StoreSettings = StoreSettings()
     master_data: MasterDataSettings = MasterDataSettings()
     sources: tuple[SourceSettings, ...] = Field((), description="Where messages come from.")
     outbox: OutboxSettings = OutboxSettings()
+    rules: RulesSettings = RulesSettings()
     extraction: ExtractionSettings = ExtractionSettings()
     smtp: SmtpSettings | None = Field(None, description="Outgoing mail server; without it, mail goes to the outbox folder.")
     today: date | None = Field(None, description="Fix the reference date for date checks (tests, replays).")

@@ -7,6 +7,7 @@ from datetime import date
 from bot.config import FolderSourceSettings, OAuth2Auth, Settings
 from bot.outgoing import MailQueue, RetryPolicy
 from bot.pipeline import Pipeline
+from bot.rule_config import load_rule_settings
 from bot.ports import MailSource, Mailer
 from bot.replies import DEFAULT_TEMPLATES, ReplyWriter, Templates
 from bot.store import Store
@@ -75,4 +76,5 @@ def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
         outgoing=outgoing,
         max_message_bytes=settings.max_message_bytes,
         templates=templates,
+        rule_settings=load_rule_settings(settings.rules.path),
     )
