@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from bot import sender_checks
 from bot.model import Message, Order, OrderLine, Reason, ReasonCode
 from bot.resolve import CustomerMatch
 from connectors.masterdata import MasterData, Product
@@ -36,6 +37,10 @@ class RuleSettings:
     new_ship_to_needs_review: bool = True
     low_confidence: float = 0.5  # a key field below this goes to review
     max_days_ahead: int = 366  # a requested date further out is implausible
+    # The authserv-id of our own mail server's Authentication-Results header; only
+    # that header's DMARC/DKIM/SPF results are read (any other copy is forgeable).
+    authserv_id: str | None = None
+    require_dmarc_pass: bool = False  # with authserv_id: anything but dmarc=pass goes to review
 
 
 @dataclass(frozen=True)
@@ -313,6 +318,11 @@ def confidence(order: Order, ctx: RuleContext) -> Iterable[Reason]:
 RULES: tuple[Rule, ...] = (
     completeness,
     customer_and_sender,
+    sender_checks.authentication_results,
+    sender_checks.reply_to_outside_customer,
+    sender_checks.look_alike_domain,
+    sender_checks.display_name_impersonation,
+    sender_checks.strict_sender_address,
     ship_to_known,
     unread_lines,
     quantities,
