@@ -202,7 +202,7 @@ class Order:
         return bool(self.reasons)
 
     def with_reason(self, reason: Reason) -> Order:
-        if any(r.code == reason.code and r.field == reason.field for r in self.reasons):
+        if any(r.code == reason.code and r.field == reason.field and r.message == reason.message for r in self.reasons):
             return self
         return replace(self, reasons=(*self.reasons, reason))
 

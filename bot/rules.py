@@ -302,14 +302,20 @@ def duplicates(order: Order, ctx: RuleContext) -> Iterable[Reason]:
         yield Reason(ReasonCode.DUPLICATE_PO, f"PO {order.po_number.value} of {order.customer_id.value} was received before", field="po_number", found=order.po_number.value)
 
 
+# Fields that are keyed into the portal: each must be read at least as surely as
+# the ``low_confidence`` threshold, or a person looks.
+REQUIRED_CONFIDENT = ("customer_id", "po_number", "delivery_date", "currency", "ship_to")
+REQUIRED_CONFIDENT_LINE = ("sku", "quantity", "uom", "unit_price")
+
+
 def confidence(order: Order, ctx: RuleContext) -> Iterable[Reason]:
     threshold = ctx.settings.low_confidence
-    named = {"po_number": order.po_number, "delivery_date": order.delivery_date, "ship_to": order.ship_to}
+    named = {name: getattr(order, name) for name in REQUIRED_CONFIDENT}
     for name, field in named.items():
         if field.present and field.confidence < threshold:
             yield Reason(ReasonCode.LOW_CONFIDENCE, f"{name} was read with confidence {field.confidence:.2f}", field=name)
     for i, line in enumerate(order.lines, 1):
-        for name in ("quantity", "sku"):
+        for name in REQUIRED_CONFIDENT_LINE:
             field = getattr(line, name)
             if field.present and field.confidence < threshold:
                 yield Reason(ReasonCode.LOW_CONFIDENCE, f"line {i} {name} was read with confidence {field.confidence:.2f}", field=f"lines[{i}].{name}")
