@@ -243,7 +243,7 @@ class Pipeline:
             outcome,
             status,
             reason=f"kind={decided.extraction.kind}",
-            priorities=[urgency_priority(o) for o, _, _ in outcome],
+            priorities=[urgency_priority(o, self.master) for o, _, _ in outcome],
         )
         return status
 

@@ -7,10 +7,12 @@ pipeline (which records the outcome) and by ``orderbot extract`` / ``eval``.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
 from bot.errors import UnreadableInput
 from bot.identity import identify
@@ -31,7 +33,7 @@ from connectors.masterdata import MasterData
 from extractors.context import ExtractionContext
 from extractors.dispatch import extract_message
 from extractors.mime import parse_message
-from extractors.quotes import order_text, signature_start
+from extractors.quotes import order_text, signature_start, text_vocabulary
 from extractors.templates import TemplateSet
 
 _DAY_LAST_COUNTRIES = frozenset({"US"})
@@ -82,8 +84,24 @@ def parse(raw: RawMessage) -> Message:
     return parse_message(raw)
 
 
-def urgency_priority(order: Order) -> int:
-    return 2 if order.urgent.value else 0
+@cache
+def _priority_goods() -> re.Pattern[str]:
+    words = sorted({str(w) for w in text_vocabulary().get("priority_goods", [])}, key=len, reverse=True)
+    return re.compile(r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in words) + r")(?![^\W\d_])", re.I)
+
+
+def urgency_priority(order: Order, master: MasterData | None = None) -> int:
+    """Queue rank: 2 when the customer asks for urgency, 1 for medical or perishable
+    goods (a category alone does not make an order urgent), else 0."""
+    if order.urgent.value:
+        return 2
+    if master is not None:
+        pattern = _priority_goods()
+        for line in order.lines:
+            product = master.product(line.sku.value) if line.sku.present else None
+            if product is not None and pattern.search(product.description):
+                return 1
+    return 0
 
 
 class MessageProcessor:

@@ -309,3 +309,18 @@ def test_a_source_that_needs_a_person_does_not_stop_the_others(store, master, in
     assert summary.received == 1
     assert any("login rejected for account broken" in e for e in summary.errors)
     assert store.acquire_lease("source:broken", "someone-else", 60), "the broken source's lease was released"
+
+
+def test_medical_goods_go_first_but_are_not_urgent(master):
+    """A first-aid kit order ranks above an ordinary one in the queues; an order the
+    customer calls urgent ranks above both; the category alone never sets urgent."""
+    from bot.extraction_json import order_from_json
+    from bot.processing import urgency_priority
+
+    def with_sku(sku: str, urgent: bool = False):
+        return order_from_json({"source": "body", "urgent": urgent, "lines": [{"sku": sku, "quantity": "1", "uom": "EA"}]})
+
+    assert urgency_priority(with_sku("MQ-6630"), master) == 1  # First aid kit
+    assert urgency_priority(with_sku("AX-1523"), master) == 0
+    assert urgency_priority(with_sku("AX-1523", urgent=True), master) == 2
+    assert with_sku("MQ-6630").urgent.value is False
