@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from bot import sender_checks
+from bot import line_rules, sender_checks
 from bot.model import Message, Order, OrderLine, Reason, ReasonCode
 from bot.resolve import CustomerMatch
 from connectors.masterdata import MasterData, Product
@@ -41,6 +41,10 @@ class RuleSettings:
     # that header's DMARC/DKIM/SPF results are read (any other copy is forgeable).
     authserv_id: str | None = None
     require_dmarc_pass: bool = False  # with authserv_id: anything but dmarc=pass goes to review
+    # Line rules (bot/line_rules.py):
+    pack_multiple_required: bool = False  # a base-unit quantity must be a multiple of the pack size
+    split_backorder: bool = False  # out_of_stock states the shipable part and the backorder
+    home_country: str | None = None  # set: lines shipped elsewhere need an hs_code in master data
 
 
 @dataclass(frozen=True)
@@ -260,7 +264,10 @@ def stock(order: Order, ctx: RuleContext) -> Iterable[Reason]:
             continue
         needed = base_units(line, product)
         if needed is not None and needed > product.stock:
-            yield Reason(ReasonCode.OUT_OF_STOCK, f"line {i}: {needed} {product.uom} ordered, {product.stock} on hand", field=f"lines[{i}].quantity", expected=f"<= {product.stock}", found=str(needed))
+            message = f"line {i}: {needed} {product.uom} ordered, {product.stock} on hand"
+            if ctx.settings.split_backorder:
+                message += line_rules.backorder_note(needed, product)
+            yield Reason(ReasonCode.OUT_OF_STOCK, message, field=f"lines[{i}].quantity", expected=f"<= {product.stock}", found=str(needed))
 
 
 def order_value(order: Order, master: MasterData) -> Decimal:
@@ -332,6 +339,9 @@ RULES: tuple[Rule, ...] = (
     ship_to_known,
     unread_lines,
     quantities,
+    line_rules.whole_units,
+    line_rules.pack_multiples,
+    line_rules.cross_border_hs_codes,
     skus,
     units,
     currency_for_prices,

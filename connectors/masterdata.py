@@ -53,6 +53,7 @@ class Product:
     unit_price: Decimal
     currency: str
     stock: int
+    hs_code: str | None = None  # customs tariff number; optional hs_code column of products.csv
 
 
 class MasterData(Protocol):
@@ -251,6 +252,7 @@ def _product(row: _Row) -> Product:
         unit_price=row.decimal("unit_price"),  # type: ignore[arg-type]
         currency=row.text("currency").upper(),
         stock=row.integer("stock"),
+        hs_code=row.text("hs_code", required=False) or None,  # the column is optional
     )
 
 
