@@ -40,7 +40,7 @@ from bot.model import (
 from bot.outgoing import MailQueue
 from bot.ports import MailSource, Mailer, Portal
 from bot.processing import DuplicateIndex, MessageProcessor, urgency_priority
-from bot.rules import RuleSettings, order_value
+from bot.rules import RuleSettings, base_units, order_value
 from bot.replies import ReplyWriter, Templates
 from bot.store import MailKind, MailStatus, Store
 from connectors.masterdata import MasterData
@@ -104,6 +104,7 @@ class Pipeline:
         self.ack_sender = ack_sender
         self.max_message_bytes = max_message_bytes
         self._open_values: dict[str, Decimal] | None = None
+        self._history: dict[tuple[str, str], list[Decimal]] | None = None
         # Who holds the source leases: unique per process, readable in the store.
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_seconds = lease_seconds
@@ -117,6 +118,7 @@ class Pipeline:
             today=today,
             duplicates=DuplicateIndex(in_store=self._po_in_store),
             open_order_value=self._open_order_value,
+            quantity_history=self._quantity_history,
             rule_settings=rule_settings,
             templates=templates,
         )
@@ -140,6 +142,21 @@ class Pipeline:
             self._open_values = values
         return self._open_values.get(customer_id, Decimal(0))
 
+    def _quantity_history(self, customer_id: str, sku: str) -> list[Decimal]:
+        """Base-unit quantities of the customer's earlier orders of a sku that went
+        through (ready or keyed), read from the store once per run."""
+        if self._history is None:
+            history: dict[tuple[str, str], list[Decimal]] = {}
+            for state in _CREDIT_STATES:
+                for stored in self.store.orders(state=state):
+                    for line in stored.order.lines:
+                        product = self.master.product(line.sku.value) if line.sku.present else None
+                        units = base_units(line, product) if product is not None else None
+                        if stored.customer_id and units is not None:
+                            history.setdefault((stored.customer_id, product.sku), []).append(units)
+            self._history = history
+        return self._history.get((customer_id, sku), [])
+
     def _count_towards_credit(self, order: Order) -> None:
         if self._open_values is not None and order.customer_id.value:
             key = order.customer_id.value
@@ -150,6 +167,7 @@ class Pipeline:
     def receive(self, progress: Progress | None = None) -> RunSummary:
         summary = RunSummary()
         self._open_values = None
+        self._history = None
         for source in self.sources:
             lease = f"source:{source.name}"
             if not self.store.acquire_lease(lease, self.holder, self.lease_seconds):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -114,6 +114,7 @@ class MessageProcessor:
         today: date,
         duplicates: DuplicateIndex | None = None,
         open_order_value: Callable[[str], Decimal] = lambda customer_id: Decimal(0),
+        quantity_history: Callable[[str, str], Sequence[Decimal]] = lambda customer_id, sku: (),
         rule_settings: RuleSettings = RuleSettings(),
         rules: tuple[Rule, ...] = RULES,
         templates: TemplateSet | None = None,
@@ -123,6 +124,7 @@ class MessageProcessor:
         self.today = today
         self.duplicates = duplicates or DuplicateIndex()
         self.open_order_value = open_order_value
+        self.quantity_history = quantity_history
         self.rule_settings = rule_settings
         self.rules = rules
         self.catalogue = Catalogue.build(master)
@@ -168,6 +170,7 @@ class MessageProcessor:
                     settings=self.rule_settings,
                     is_duplicate=self.duplicates.is_duplicate,
                     open_order_value=self.open_order_value,
+                    quantity_history=self.quantity_history,
                     body_text=body_text,
                     message=message,
                 )

@@ -8,7 +8,7 @@ the ``Reason`` objects a person must look at. Rules never change the order.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -45,6 +45,10 @@ class RuleSettings:
     pack_multiple_required: bool = False  # a base-unit quantity must be a multiple of the pack size
     split_backorder: bool = False  # out_of_stock states the shipable part and the backorder
     home_country: str | None = None  # set: lines shipped elsewhere need an hs_code in master data
+    # A line quantity this many times the customer's usual one (median of its
+    # earlier orders of that sku, at least history_min_orders of them) goes to review.
+    history_factor: Decimal = Decimal(10)
+    history_min_orders: int = 3
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class RuleContext:
     body_text: str = ""
     # The message the order came in (sender checks); None for orders not from email.
     message: Message | None = None
+    # Quantities (in base units) of the customer's earlier orders of a sku.
+    quantity_history: Callable[[str, str], Sequence[Decimal]] = lambda customer_id, sku: ()
 
 
 Rule = Callable[[Order, RuleContext], Iterable[Reason]]
@@ -169,6 +175,31 @@ def units(order: Order, ctx: RuleContext) -> Iterable[Reason]:
                 field=f"lines[{i}].uom",
                 expected=product.uom,
                 found=uom,
+            )
+
+
+def unusual_quantity(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    """A quantity far outside what this customer usually orders of a product: a typo
+    (1000 for 100) is cheaper to catch before keying than after shipping."""
+    customer_id = order.customer_id.value
+    if not customer_id:
+        return
+    for i, line in enumerate(order.lines, 1):
+        product = ctx.master.product(line.sku.value) if line.sku.present else None
+        units = base_units(line, product) if product is not None else None
+        if units is None:
+            continue
+        history = sorted(ctx.quantity_history(customer_id, product.sku))
+        if len(history) < ctx.settings.history_min_orders:
+            continue
+        usual = history[len(history) // 2]
+        if usual > 0 and (units > usual * ctx.settings.history_factor or units * ctx.settings.history_factor < usual):
+            yield Reason(
+                ReasonCode.LOW_CONFIDENCE,
+                f"line {i}: {units} {product.uom} of {product.sku}, where this customer usually orders {usual}",
+                field=f"lines[{i}].quantity",
+                expected=f"about {usual}",
+                found=str(units),
             )
 
 
@@ -344,6 +375,7 @@ RULES: tuple[Rule, ...] = (
     line_rules.cross_border_hs_codes,
     skus,
     units,
+    unusual_quantity,
     currency_for_prices,
     printed_order_date,
     prices,

@@ -61,12 +61,12 @@ orders = st.builds(
 )
 # Mostly-clean orders (each field present and likely confident) so that the
 # property is exercised on orders that come close to being keyed.
-high = st.floats(min_value=0.3, max_value=1.0, allow_nan=False)
+high = st.floats(min_value=0.45, max_value=1.0, allow_nan=False)
 clean_lines = st.builds(
     lambda qty, qc, price, pc, uc: OrderLine(
         sku=Field("AX-1523", 0.97), quantity=Field(qty, qc), uom=Field("EA", uc), unit_price=Field(price, pc) if price else Field(None)
     ),
-    st.decimals(min_value=1, max_value=40_000, places=0, allow_nan=False, allow_infinity=False),
+    st.decimals(min_value=1, max_value=2_000, places=0, allow_nan=False, allow_infinity=False),
     high,
     st.sampled_from([None, Decimal("18.90"), Decimal("25.00")]),
     high,
@@ -120,7 +120,7 @@ def test_the_property_is_not_vacuous():
     """The generators do produce orders the rules let through (else the property proves nothing)."""
     seen = {"ready": 0}
 
-    @settings(max_examples=200, deadline=None, database=None)
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True)
     @given(order=near_clean)
     def count(order: Order):
         match = CustomerMatch(MASTER.customer("C1001"), True, 0.99)

@@ -324,3 +324,15 @@ def test_medical_goods_go_first_but_are_not_urgent(master):
     assert urgency_priority(with_sku("AX-1523"), master) == 0
     assert urgency_priority(with_sku("AX-1523", urgent=True), master) == 2
     assert with_sku("MQ-6630").urgent.value is False
+
+
+def test_a_quantity_far_above_the_customers_usual_goes_to_review(store, master, inbox):
+    """Given three earlier orders of 4 AX-1523 in the store, when an order for 100
+    arrives, then it goes to review naming the usual quantity."""
+    for po in ("H-1", "H-2", "H-3"):
+        _ready_order(store, po)
+    (inbox / "big.eml").write_bytes(body_order("4500077777", qty=100))
+    make_pipeline(store, master, inbox).run_once()
+    (stored,) = [o for o in store.orders() if o.order.po_number.value == "4500077777"]
+    assert stored.state == OrderState.NEEDS_REVIEW
+    assert any("usually orders 4" in r.message for r in stored.order.reasons)

@@ -179,3 +179,19 @@ def test_a_product_named_in_the_text_but_not_read_as_a_line_goes_to_review(maste
     got = codes(master, o, body_text=text)
     assert got == ["unread_line"]
     assert codes(master, o, body_text="please deliver 4 pcs AX-1523\n") == []
+
+
+@pytest.mark.parametrize(
+    ("history", "qty", "expected"),
+    [
+        ((), "5000", []),  # no history: nothing to compare
+        (("40", "50"), "5000", []),  # too little history
+        (("40", "50", "60"), "500", []),  # 10x the median 50 is still usual
+        (("40", "50", "60"), "501", ["low_confidence"]),
+        (("40", "50", "60"), "4", ["low_confidence"]),
+    ],
+)
+def test_a_quantity_far_outside_the_customers_history_goes_to_review(master, history, qty, expected):
+    past = tuple(Decimal(h) for h in history)
+    got = codes(master, order(line(qty=qty)), quantity_history=lambda c, sku: past if (c, sku) == ("C1001", "AX-1523") else ())
+    assert got == expected
