@@ -17,6 +17,7 @@ marked ``failed`` with the reason; the run goes on with the next one.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -100,8 +101,6 @@ class Pipeline:
         self.master = master
         self.sources = sources
         self.portal = portal
-        self.mailer = mailer
-        self.ack_sender = ack_sender
         self.max_message_bytes = max_message_bytes
         self._open_values: dict[str, Decimal] | None = None
         self._history: dict[tuple[str, str], list[Decimal]] | None = None
@@ -243,8 +242,11 @@ class Pipeline:
             return MessageStatus.FAILED
         message = decided.message
         if message is not None:
+            # A message left half-done by a crash is processed again: keep one copy of each document.
+            kept = {(d.name, d.sha256) for d in self.store.documents(ledger_id)}
             for document in message.documents:
-                self.store.add_document(ledger_id, document.name, document.content_type, document.data)
+                if (document.name, hashlib.sha256(document.data).hexdigest()) not in kept:
+                    self.store.add_document(ledger_id, document.name, document.content_type, document.data)
         outcome = []
         for order, state in zip(decided.extraction.orders, decided.states, strict=True):
             reason = ", ".join(str(c) for c in order.reason_codes) or None

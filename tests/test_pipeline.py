@@ -336,3 +336,27 @@ def test_a_quantity_far_above_the_customers_usual_goes_to_review(store, master, 
     (stored,) = [o for o in store.orders() if o.order.po_number.value == "4500077777"]
     assert stored.state == OrderState.NEEDS_REVIEW
     assert any("usually orders 4" in r.message for r in stored.order.reasons)
+
+
+def test_a_message_processed_again_after_a_crash_keeps_one_copy_of_each_document(store, master, inbox):
+    """Given a message whose documents were stored but whose outcome was not (a crash
+    between the two), when the next run processes it, then each attachment is stored once."""
+    from bot.identity import identify
+
+    message = EmailMessage()
+    message["From"] = "Jana Becker <jana.becker@nordwind.de>"
+    message["To"] = "orders@kestrel-supply.example"
+    message["Subject"] = "Order 4500088888"
+    message["Message-ID"] = "<crash-docs@nordwind.de>"
+    message.set_content("Order attached.\n")
+    message.add_attachment(b"%PDF-1.4\n%broken", maintype="application", subtype="pdf", filename="PO-4500088888.pdf")
+    data = message.as_bytes()
+    (inbox / "docs.eml").write_bytes(data)
+    identity = identify(data)
+    entry = store.record_message(message_id=identity.message_id, sha256=identity.sha256, dedup_key=identity.dedup_key, raw=data, origin="folder:x", name="docs.eml")
+    store.add_document(entry.id, "PO-4500088888.pdf", "application/pdf", b"%PDF-1.4\n%broken")
+
+    make_pipeline(store, master, inbox).run_once()
+
+    assert [d.name for d in store.documents(entry.id)] == ["PO-4500088888.pdf"]
+    assert store.message(entry.id).status != MessageStatus.RECEIVED
