@@ -27,9 +27,9 @@ from bot.model import (
     Reason,
     ReasonCode,
 )
-from bot.resolve import Catalogue, CustomerMatch, customer_country, match_customer, resolve_order
+from bot.resolve import Catalogue, CustomerMatch, customer_country, resolve_order
 from bot.rules import RULES, Rule, RuleContext, RuleSettings, validate
-from connectors.masterdata import MasterData
+from connectors.masterdata import Customer, MasterData
 from extractors.context import ExtractionContext
 from extractors.dispatch import extract_message
 from extractors.mime import parse_message
@@ -131,10 +131,14 @@ class MessageProcessor:
 
     # -- stages ----------------------------------------------------------------
 
+    def sender_customer(self, message: Message) -> Customer | None:
+        """The customer the sender's domain belongs to (known before extraction)."""
+        return self.master.customer_by_domain(message.sender_domain) if message.sender_domain else None
+
     def context_for(self, message: Message) -> ExtractionContext:
         reference = message.sent_at.date() if message.sent_at else self.today
-        match = match_customer(self.master, message, None, ())
-        country = customer_country(self.master, match.customer) if match.customer else None
+        customer = self.sender_customer(message)
+        country = customer_country(self.master, customer) if customer else None
         return ExtractionContext(
             reference_date=reference,
             day_first=None if country is None else country not in _DAY_LAST_COUNTRIES,
@@ -143,10 +147,8 @@ class MessageProcessor:
         )
 
     def extract(self, message: Message) -> Extraction:
-        customer_id = None
-        if self.templates:
-            match = match_customer(self.master, message, None, ())
-            customer_id = match.customer.customer_id if match.customer and match.by_domain else None
+        customer = self.sender_customer(message) if self.templates else None
+        customer_id = customer.customer_id if customer else None
         return extract_message(message, self.context_for(message), templates=self.templates, customer_id=customer_id)
 
     def resolve(self, message: Message, extraction: Extraction) -> tuple[tuple[Order, CustomerMatch], ...]:
