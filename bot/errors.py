@@ -4,6 +4,8 @@
     ├── TransientError              retry later with backoff (nothing is wrong with the input)
     │   ├── SourceUnavailable       mailbox or folder cannot be reached right now
     │   ├── PortalUnavailable       portal timed out, returned 5xx, is in maintenance
+    │   │   └── KeyingUncertain     the portal failed after the order may have been saved:
+    │   │                           reconcile by searching, never by submitting again
     │   ├── StoreBusy               the store is locked or a lease is held by someone else
     │   ├── MailUnavailable         the mail server or outbox cannot take mail now (nothing was sent)
     │   └── MailDeferred            the mail server answered 4xx to this message (nothing was sent)
@@ -12,6 +14,7 @@
     │   ├── MasterDataError         a master-data CSV is missing a column or has a bad row
     │   ├── UnreadableInput         a message or document cannot be parsed at all
     │   ├── InvalidTransition       a state change the order state machine forbids
+    │   ├── PortalRejected          the portal refused the order (unknown item, bad field)
     │   ├── MailRejected            the mail server answered 5xx to this message: never retried
     │   └── DeliveryUncertain       the connection failed after the message went out: it may
     │                               have arrived, so it is never re-sent automatically
@@ -45,6 +48,11 @@ class SourceUnavailable(TransientError):
 
 class PortalUnavailable(TransientError):
     pass
+
+
+class KeyingUncertain(PortalUnavailable):
+    """The save was sent and then the portal failed (500, timeout, dropped
+    connection): the order may exist in the portal. Only a search settles it."""
 
 
 class StoreBusy(TransientError):
@@ -119,6 +127,11 @@ class MailRejected(PermanentError):
     def __init__(self, message: str, *, code: int) -> None:
         self.code = code
         super().__init__(message)
+
+
+class PortalRejected(PermanentError):
+    """The portal answered the save with its own validation errors: typing it
+    again will not help; a person must look (the portal's words are the message)."""
 
 
 class DeliveryUncertain(PermanentError):

@@ -47,6 +47,8 @@ class ReasonCode(enum.StrEnum):
     # Added to the FORMATS.md list (it says more may be added):
     NEW_SHIP_TO = "new_ship_to"  # a delivery address that is not one of the customer's known ones
     UNREAD_LINE = "unread_line"  # the text names one of our products on a line no order line came from
+    PORTAL_REJECTED = "portal_rejected"  # the portal refused the order when it was keyed
+    PORTAL_MISMATCH = "portal_mismatch"  # the order read back from the portal differs from what was typed
 
 
 class OrderState(enum.StrEnum):

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Protocol
 
-from bot.model import MessageStatus, Order, RawMessage
+from bot.model import MessageStatus, RawMessage
 
 
 class MailSource(Protocol):
@@ -24,10 +26,43 @@ class MailSource(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class PortalLine:
+    """One line as the portal holds it: our sku, quantity in the product's base
+    unit, unit price per base unit (None: the portal's list price)."""
+
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PortalEntry:
+    """What is typed into the portal for one order (``bot.keying.entry_for``
+    derives it from a validated ``Order``). ``ship_to_id`` is a known address
+    of the customer; without it, ``ship_to_text`` goes into "other address"."""
+
+    customer_id: str
+    po_number: str
+    lines: tuple[PortalLine, ...]
+    requested_date: date | None = None
+    ship_to_id: str | None = None
+    ship_to_text: str | None = None
+    urgent: bool = False
+    ship_method: str | None = None  # None: the recipe's default
+
+
+@dataclass(frozen=True, slots=True)
 class PortalOrder:
+    """An order found in, or read back from, the portal. Fields the portal did
+    not show (a search result lists no lines) are None."""
+
     order_number: str
     customer_id: str
     po_number: str
+    requested_date: date | None = None
+    ship_to_id: str | None = None
+    urgent: bool | None = None
+    lines: tuple[PortalLine, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +71,24 @@ class Receipt:
 
 
 class Portal(Protocol):
-    def find(self, customer_id: str, po_number: str) -> PortalOrder | None: ...
+    """One session in the order-entry portal. Every method raises only from
+    ``bot.errors``: ``PortalUnavailable`` (try later), ``KeyingUncertain``
+    (submit failed after the portal may have saved), ``PortalRejected`` (the
+    portal refused the order), ``ConfigError`` (login refused, recipe wrong)."""
 
-    def submit(self, order: Order) -> Receipt: ...
+    def find(self, customer_id: str, po_number: str) -> PortalOrder | None:
+        """The portal's order with this customer and PO number, if any."""
+        ...
+
+    def submit(self, entry: PortalEntry) -> Receipt:
+        """Type the order in and save it once; the receipt holds the portal's number."""
+        ...
+
+    def read(self, order_number: str) -> PortalOrder:
+        """The saved order as the portal shows it, for the read-back check."""
+        ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

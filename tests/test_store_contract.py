@@ -42,12 +42,15 @@ from bot.model import (
     ReasonCode,
 )
 from bot.store import Entity, LedgerEntry, MessageLocation, Store, StoredOrder, codec
+from bot.store.engine import MIGRATIONS_DIR
 from bot.store.schema import KEYED_ORDER_INDEX, metadata
 
 PG_ADMIN_URL = os.environ.get(
     "ORDERBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-HEAD_REVISION = "0002"
+# The newest revision on disk: a new migration must bring the schema to what
+# bot/store/schema.py declares (checked below).
+HEAD_REVISION = max(p.name.split("_", 1)[0] for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 

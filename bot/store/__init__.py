@@ -29,12 +29,16 @@ from bot.store.records import (
     StoredDocument,
     StoredOrder,
 )
+from bot.store.keying import KeyingArtifact, KeyingAttempt, KeyingOutcome
 from bot.store.store import Outcome, Store
 
 __all__ = [
     "MAIL_ATTENTION",
     "Entity",
     "Event",
+    "KeyingArtifact",
+    "KeyingAttempt",
+    "KeyingOutcome",
     "LedgerEntry",
     "MailKind",
     "MailStatus",

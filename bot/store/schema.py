@@ -147,6 +147,8 @@ orders = Table(
     Column("fields_json", Text),
     Column("portal_order_number", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    # A retried order is not keyed again before this (backoff); None: at once.
+    Column("not_before", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
     # Bumped on every change: an UPDATE that names the version it read loses a race.
     Column("version", Integer, nullable=False),
@@ -223,4 +225,43 @@ outgoing_mail = Table(
     # Only a mail that was never composed may lack its bytes.
     CheckConstraint("raw IS NOT NULL OR status IN ('suppressed', 'failed')", name="raw"),
     Index(None, "status", "next_attempt_at"),
+)
+
+# Keying (bot.keying): one row per attempt, committed before the portal is
+# touched; an attempt with no outcome after a crash is reconciled by searching
+# the portal. Artifacts hold session cookies: kept here, pruned by age.
+KEYING_OUTCOMES = "'keyed', 'found', 'retry', 'review', 'failed', 'uncertain'"
+ARTIFACT_KINDS = "'screenshot', 'trace', 'page'"
+
+keying_attempts = Table(
+    "keying_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("holder", Text, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("outcome", String(16)),
+    Column("portal_order_number", Text),
+    Column("error", Text),
+    UniqueConstraint("order_id", "attempt"),
+    CheckConstraint(f"outcome IS NULL OR outcome IN ({KEYING_OUTCOMES})", name="outcome"),
+    Index(None, "outcome"),
+)
+
+keying_artifacts = Table(
+    "keying_artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("attempt_id", Integer, ForeignKey("keying_attempts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint(f"kind IN ({ARTIFACT_KINDS})", name="kind"),
+    Index(None, "created_at"),
+    Index(None, "order_id"),
 )

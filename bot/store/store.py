@@ -34,6 +34,7 @@ from bot.model import (
     OrderState,
 )
 from bot.store import rows
+from bot.store.keying import KeyingRecords
 from bot.store.engine import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
     SQLITE_BEGIN,
@@ -87,7 +88,7 @@ def _po_key(po_number: Any) -> Any:
     return func.lower(func.trim(po_number))
 
 
-class Store:
+class Store(KeyingRecords):
     """Open with ``Store.open(url)``; close with ``close()`` or a ``with`` block."""
 
     def __init__(self, engine: Engine, url: URL, clock: Clock) -> None:
