@@ -1,0 +1,1 @@
+"""Bundled demo assets: sample master data, a sample inbox and the legacy order-entry portal."""
