@@ -265,3 +265,72 @@ keying_artifacts = Table(
     Index(None, "created_at"),
     Index(None, "order_id"),
 )
+
+# The review workbench (bot.review): handlers' accounts and sessions, order
+# locks, the audit of every view and change (append-only), and corrections
+# kept as labelled examples.
+REVIEW_ROLES = "'handler', 'supervisor'"
+
+review_users = Table(
+    "review_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    UniqueConstraint("name"),
+    CheckConstraint(f"role IN ({REVIEW_ROLES})", name="role"),
+)
+
+# A session is a random token in an HttpOnly cookie; only its SHA-256 is kept,
+# so a copy of the database does not let anyone in. Logout deletes the row.
+review_sessions = Table(
+    "review_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("review_users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Index(None, "user_id"),
+)
+
+review_locks = Table(
+    "review_locks",
+    metadata,
+    Column("order_id", Integer, ForeignKey("orders.id"), primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("user", Text, nullable=False),
+    Column("order_id", Integer),
+    Column("action", String(32), nullable=False),
+    Column("field", Text),
+    Column("before", Text),
+    Column("after", Text),
+    Index(None, "order_id"),
+)
+
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("user", Text, nullable=False),
+    Column("order_id", Integer, ForeignKey("orders.id"), nullable=False),
+    Column("ledger_id", Integer, nullable=False),
+    Column("document", Text),
+    Column("field", Text, nullable=False),
+    Column("wrong", Text),
+    Column("right", Text),
+    Column("provenance_json", Text),
+    Index(None, "order_id"),
+)
