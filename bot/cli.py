@@ -26,6 +26,9 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+from bot.review.cli import corrections_app, review_app, users_app  # noqa: E402
+app.add_typer(review_app, name="review"); app.add_typer(users_app, name="users")
+app.add_typer(corrections_app, name="corrections")
 
 err = Console(stderr=True)
 log = logging.getLogger("orderbot")

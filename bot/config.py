@@ -181,6 +181,18 @@ class RulesSettings(_Section):
     path: Path | None = Field(None, description="Rule thresholds file. Default: the bundled config/rules.yaml.")
 
 
+class ReviewSettings(_Section):
+    """The review workbench (``orderbot review serve``)."""
+
+    host: str = Field("127.0.0.1", description="Address the workbench listens on.")
+    port: int = Field(8400, gt=0, lt=65536, description="Port the workbench listens on.")
+    session_idle_minutes: int = Field(30, gt=0, description="A session unused for this long ends; the handler logs in again.")
+    lock_minutes: int = Field(15, gt=0, description="An order a handler opened stays locked to them this long after their last action.")
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        "auto", description="Mark cookies Secure: auto = when the request came over HTTPS (X-Forwarded-Proto from a proxy is not trusted)."
+    )
+
+
 class Settings(_Section):
     data_dir: Path = Field(Path("data"), description="Where the SQLite store and the outbox live.")
     store: StoreSettings = StoreSettings()
@@ -190,6 +202,7 @@ class Settings(_Section):
     rules: RulesSettings = RulesSettings()
     extraction: ExtractionSettings = ExtractionSettings()
     smtp: SmtpSettings | None = Field(None, description="Outgoing mail server; without it, mail goes to the outbox folder.")
+    review: ReviewSettings = ReviewSettings()
     today: date | None = Field(None, description="Fix the reference date for date checks (tests, replays).")
     max_message_bytes: int = Field(
         25_000_000, gt=0, description="Messages larger than this are recorded and sent to review, not parsed."

@@ -1,0 +1,154 @@
+"""What a handler does to an order, each step checked, applied and audited.
+
+Every action needs the order's lock (``Locks``): a handler acts only on an
+order they hold. The store's state machine does the rest: an order someone
+else moved meanwhile raises ``InvalidTransition``.
+
+* approve: ``needs_review`` -> ``ready``, actor ``handler:NAME``, the reasons
+  the handler accepted in the event; the keying stage keys it later.
+* reject (with a reason), duplicate of order N: -> ``rejected``.
+* ask the customer: a clarification request (``MailQueue``), the order stays
+  in review waiting for the answer.
+* change/cancellation requests: apply (the handler changed the portal order
+  by hand; recorded, the request is closed as ``rejected`` with "applied by")
+  or decline (-> ``rejected`` with the reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.errors import OrderbotError
+from bot.model import OrderState, ReasonCode
+from bot.outgoing import MailQueue
+from bot.review.audit import Audit
+from bot.review.auth import User
+from bot.review.corrections import Corrections, apply_edits, text
+from bot.review.locks import Locks
+from bot.store import OutgoingMail, Store, StoredOrder
+from connectors.masterdata import MasterData
+
+REQUEST_CODES = frozenset({ReasonCode.CHANGE_REQUEST, ReasonCode.CANCELLATION_REQUEST})
+
+
+class Refused(OrderbotError):
+    """An action the handler may not take now; ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Workbench:
+    store: Store
+    master: MasterData
+    locks: Locks
+    audit: Audit
+    corrections: Corrections
+    mail: MailQueue | None = None
+
+    # --- guards ---------------------------------------------------------------
+
+    def hold(self, user: User, order_id: int) -> StoredOrder:
+        """The order, in review and locked to ``user`` (taken or renewed now)."""
+        try:
+            stored = self.store.get_order(order_id)
+        except KeyError:
+            raise Refused(f"there is no order {order_id}", 404) from None
+        lock = self.locks.acquire(order_id, user.name)
+        if lock.holder != user.name:
+            raise Refused(f"order {order_id} is locked by {lock.holder}", 403)
+        if stored.state is not OrderState.NEEDS_REVIEW:
+            raise Refused(f"order {order_id} is {stored.state}, not in review any more")
+        return stored
+
+    def _done(self, user: User, stored: StoredOrder) -> None:
+        self.locks.release(stored.id, user.name)
+
+    # --- actions ---------------------------------------------------------------
+
+    def edit(self, user: User, order_id: int, form: Mapping[str, str]) -> StoredOrder:
+        stored = self.hold(user, order_id)
+        order, changes = apply_edits(stored.order, form, user=user.name, master=self.master)
+        if not changes:
+            return stored
+        fields = ", ".join(c.field for c in changes)
+        updated = self.store.update_order(order_id, order, actor=user.actor, reason=f"corrected {fields}")
+        self.corrections.record(user.name, stored, changes)
+        self.audit.record_many(
+            user.name, "edit", order_id, [(c.field, _shown(c.before.value), _shown(c.after.value)) for c in changes]
+        )
+        return updated
+
+    def approve(self, user: User, order_id: int) -> StoredOrder:
+        stored = self.hold(user, order_id)
+        if set(stored.order.reason_codes) & REQUEST_CODES:
+            raise Refused("a change or cancellation request is applied or declined, not approved")
+        accepted = ", ".join(stored.order.reason_codes) or "none"
+        moved = self.store.transition(
+            order_id, OrderState.READY, actor=user.actor, reason=f"approved; reasons accepted: {accepted}",
+            expected_from=OrderState.NEEDS_REVIEW,
+        )
+        self.audit.record(user.name, "approve", order_id, field="state", before=stored.state, after=moved.state)
+        self._done(user, stored)
+        return moved
+
+    def reject(self, user: User, order_id: int, reason: str, *, action: str = "reject") -> StoredOrder:
+        reason = " ".join(reason.split())
+        if not reason:
+            raise Refused("say why the order is rejected", 400)
+        stored = self.hold(user, order_id)
+        moved = self.store.transition(
+            order_id, OrderState.REJECTED, actor=user.actor, reason=reason, expected_from=OrderState.NEEDS_REVIEW
+        )
+        self.audit.record(user.name, action, order_id, field="state", before=stored.state, after=f"{moved.state}: {reason}")
+        self._done(user, stored)
+        return moved
+
+    def duplicate(self, user: User, order_id: int, original_id: int) -> StoredOrder:
+        if original_id == order_id:
+            raise Refused("an order is not a duplicate of itself", 400)
+        try:
+            self.store.get_order(original_id)
+        except KeyError:
+            raise Refused(f"there is no order {original_id}", 400) from None
+        return self.reject(user, order_id, f"duplicate of order {original_id}", action="duplicate")
+
+    def ask_customer(self, user: User, order_id: int) -> OutgoingMail:
+        stored = self.hold(user, order_id)
+        if self.mail is None:
+            raise Refused("no outgoing mail is configured for the workbench", 503)
+        mail = self.mail.request_clarification(order_id, actor=user.actor)
+        self.audit.record(user.name, "ask_customer", order_id, field="clarification", after=f"{mail.status} to {mail.recipient}")
+        self.mail.deliver()
+        self._done(user, stored)
+        return self.store.outgoing_mail(mail.id)
+
+    def apply_request(self, user: User, order_id: int, note: str) -> StoredOrder:
+        stored = self.hold(user, order_id)
+        if not set(stored.order.reason_codes) & REQUEST_CODES:
+            raise Refused("only a change or cancellation request is applied")
+        what = "cancellation" if ReasonCode.CANCELLATION_REQUEST in stored.order.reason_codes else "change"
+        why = f"{what} request applied by {user.actor} in the portal" + (f": {' '.join(note.split())}" if note.strip() else "")
+        return self.reject(user, order_id, why, action="apply_request")
+
+    def decline_request(self, user: User, order_id: int, reason: str) -> StoredOrder:
+        stored = self.hold(user, order_id)
+        if not set(stored.order.reason_codes) & REQUEST_CODES:
+            raise Refused("only a change or cancellation request is declined")
+        if not reason.strip():
+            raise Refused("say why the request is declined", 400)
+        return self.reject(user, order_id, f"request declined: {reason}", action="decline_request")
+
+
+def is_request(stored: StoredOrder) -> bool:
+    return bool(set(stored.order.reason_codes) & REQUEST_CODES)
+
+
+def _shown(value: object) -> str | None:
+    return text(value) or None
+
+
+__all__ = ["Refused", "Workbench", "is_request"]

@@ -1,0 +1,36 @@
+"""The review queue: orders in ``needs_review``, urgent first then oldest (the
+store's queue order), filtered by reason and customer, with counts per reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from bot.model import OrderState, ReasonCode
+from bot.store import Store, StoredOrder
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    orders: list[StoredOrder]
+    total: int
+    reason_counts: list[tuple[str, int]]  # over the whole queue, most frequent first
+    customers: list[str]
+
+
+def review_queue(store: Store, *, reason: str | None = None, customer: str | None = None) -> Queue:
+    waiting = store.orders(state=OrderState.NEEDS_REVIEW)
+    counts = Counter(code.value for o in waiting for code in o.order.reason_codes)
+    customers = sorted({o.customer_id for o in waiting if o.customer_id})
+    shown = waiting
+    if reason:
+        wanted = ReasonCode(reason)
+        shown = [o for o in shown if wanted in o.order.reason_codes]
+    if customer:
+        needle = customer.strip().lower()
+        shown = [
+            o
+            for o in shown
+            if needle in (o.customer_id or "").lower() or needle in (o.order.customer_name.value or "").lower()
+        ]
+    return Queue(shown, len(waiting), sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])), customers)
