@@ -1,6 +1,10 @@
 """The extraction result JSON of FORMATS.md section 2, to and from the typed records.
 
 Key names and their order are the public contract; do not rename them.
+Keys added beyond FORMATS.md appear only when they carry something: an order's
+``warnings`` (reason codes recorded but not blocking; ``reasons`` lists only the
+blocking ones, so ``review`` is true exactly when ``reasons`` is non-empty) and
+a line's ``backorder`` (the split of an out-of-stock line).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 from bot.model import (
     MISSING,
     Address,
+    Backorder,
     Extraction,
     Field,
     MessageKind,
@@ -50,7 +55,7 @@ def _address_json(address: Address | None) -> JsonObject | None:
 
 
 def line_to_json(line: OrderLine) -> JsonObject:
-    return {
+    obj: JsonObject = {
         "sku": line.sku.value,
         "customer_sku": line.customer_sku.value,
         "description": line.description.value,
@@ -58,6 +63,13 @@ def line_to_json(line: OrderLine) -> JsonObject:
         "uom": line.uom.value,
         "unit_price": decimal_str(line.unit_price.value),
     }
+    if line.backorder is not None:
+        obj["backorder"] = {
+            "ship_now": decimal_str(line.backorder.ship_now),
+            "backorder": decimal_str(line.backorder.backorder),
+            "uom": line.backorder.uom,
+        }
+    return obj
 
 
 _CONFIDENCE_FIELDS = (
@@ -81,7 +93,7 @@ def order_to_json(order: Order) -> JsonObject:
         confidence["lines"] = round(
             min(min(ln.quantity.confidence, ln.sku.confidence or 1.0) for ln in order.lines), 3
         )
-    return {
+    obj: JsonObject = {
         "source": order.source,
         "customer_id": order.customer_id.value,
         "po_number": order.po_number.value,
@@ -93,9 +105,12 @@ def order_to_json(order: Order) -> JsonObject:
         "urgent": bool(order.urgent.value),
         "notes": order.notes.value,
         "review": order.review,
-        "reasons": [str(code) for code in order.reason_codes],
+        "reasons": [str(code) for code in order.blocking_codes],
         "confidence": confidence,
     }
+    if order.warning_codes:
+        obj["warnings"] = [str(code) for code in order.warning_codes]
+    return obj
 
 
 def extraction_to_json(extraction: Extraction) -> JsonObject:
@@ -148,6 +163,17 @@ def _address(raw: Any) -> Address:
     )
 
 
+def _backorder(raw: Any) -> Backorder | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise ExtractionFormatError("backorder must be an object")
+    try:
+        return Backorder(_decimal(raw["ship_now"]), _decimal(raw["backorder"]), str(raw["uom"]))
+    except (KeyError, ValueError, InvalidOperation) as exc:
+        raise ExtractionFormatError(f"backorder: cannot read {raw!r}") from exc
+
+
 def line_from_json(obj: Mapping[str, Any]) -> OrderLine:
     return OrderLine(
         sku=_field(obj, "sku", str, {}),
@@ -156,18 +182,20 @@ def line_from_json(obj: Mapping[str, Any]) -> OrderLine:
         quantity=_field(obj, "quantity", _decimal, {}),
         uom=_field(obj, "uom", str, {}),
         unit_price=_field(obj, "unit_price", _decimal, {}),
+        backorder=_backorder(obj.get("backorder")),
     )
 
 
 def order_from_json(obj: Mapping[str, Any]) -> Order:
     conf = obj.get("confidence") or {}
     reasons = []
-    for code in obj.get("reasons") or []:
-        try:
-            reasons.append(Reason(ReasonCode(code)))
-        except ValueError as exc:
-            raise ExtractionFormatError(f"reasons: unknown reason code {code!r}") from exc
-    if obj.get("review") and not reasons:
+    for key, blocking in (("reasons", True), ("warnings", False)):
+        for code in obj.get(key) or []:
+            try:
+                reasons.append(Reason(ReasonCode(code), blocking=blocking))
+            except ValueError as exc:
+                raise ExtractionFormatError(f"{key}: unknown reason code {code!r}") from exc
+    if obj.get("review") and not any(r.blocking for r in reasons):
         reasons.append(Reason(ReasonCode.LOW_CONFIDENCE, "review without a stated reason"))
     return Order(
         source=obj.get("source") or "",

@@ -9,10 +9,11 @@ from ``bot.rules`` at run time, so ``bot.rules`` can import it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from bot.model import Order, OrderLine, Reason, ReasonCode
+from bot.model import Backorder, Order, OrderLine, Reason, ReasonCode
 from connectors.masterdata import Product
 
 if TYPE_CHECKING:
@@ -90,6 +91,24 @@ def backorder_note(needed: Decimal, product: Product) -> str:
     review UI can offer the split (the reason itself stays blocking)."""
     shipable, rest = backorder_split(needed, product.stock)
     return f"; split: ship {shipable} {product.uom} now, backorder {rest} {product.uom}"
+
+
+def with_backorders(order: Order, ctx: RuleContext) -> Order:
+    """The order with the split recorded on every line short of stock (the
+    ``split_backorder`` setting); the ``out_of_stock`` reason stays and blocks."""
+    from bot.rules import base_units  # bot.rules imports this module
+
+    lines = []
+    for line in order.lines:
+        product = _product(line, ctx)
+        needed = base_units(line, product) if product is not None else None
+        if product is not None and needed is not None and needed > product.stock:
+            shipable, rest = backorder_split(needed, product.stock)
+            line = replace(line, backorder=Backorder(shipable, rest, product.uom))
+        elif line.backorder is not None:
+            line = replace(line, backorder=None)
+        lines.append(line)
+    return replace(order, lines=tuple(lines))
 
 
 def _ship_to_country(order: Order, ctx: RuleContext) -> str | None:

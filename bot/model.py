@@ -10,6 +10,7 @@ Money and quantities are ``Decimal``; dates are ``datetime.date``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -163,6 +164,39 @@ class Reason:
     field: str | None = None
     expected: str | None = None
     found: str | None = None
+    # False when the rule settings make this code a warning: recorded and shown,
+    # but it does not send the order to review (``RuleSettings.non_blocking``).
+    blocking: bool = True
+
+
+# Codes that always send an order to a person, whatever the rule settings say:
+# besides trust and duplicates, what keying needs (every field stated and read
+# with confidence, a resolved sku, a positive quantity).
+ALWAYS_BLOCKING = frozenset(
+    {
+        ReasonCode.LOW_CONFIDENCE,
+        ReasonCode.UNKNOWN_SKU,
+        ReasonCode.AMBIGUOUS_QUANTITY,
+        ReasonCode.DUPLICATE_PO,
+        ReasonCode.UNREADABLE_DOCUMENT,
+        ReasonCode.UNVERIFIED_SENDER,
+        ReasonCode.CREDIT_HOLD,
+        ReasonCode.CHANGE_REQUEST,
+        ReasonCode.CANCELLATION_REQUEST,
+        ReasonCode.UNKNOWN_CUSTOMER,
+        ReasonCode.MISSING_FIELD,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Backorder:
+    """How an out-of-stock line splits: what ships now and what waits, in ``uom``
+    (the product's base unit)."""
+
+    ship_now: Decimal
+    backorder: Decimal
+    uom: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +215,8 @@ class OrderLine:
     codes: tuple[str, ...] = ()
     # The line's text as written, for review and for catalogue matching.
     text: str | None = None
+    # Set by the validate stage with ``split_backorder`` when stock is short.
+    backorder: Backorder | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +234,13 @@ class Order:
     notes: Field[str] = MISSING
     document_total: Field[Decimal] = MISSING
     reasons: tuple[Reason, ...] = ()
+    # The stored order a change or cancellation refers to (its store id).
+    linked_order_id: int | None = None
 
     @property
     def review(self) -> bool:
-        return bool(self.reasons)
+        """A person must look: some reason blocks (warnings alone do not)."""
+        return any(r.blocking for r in self.reasons)
 
     def with_reason(self, reason: Reason) -> Order:
         if any(r.code == reason.code and r.field == reason.field and r.message == reason.message for r in self.reasons):
@@ -210,10 +249,25 @@ class Order:
 
     @property
     def reason_codes(self) -> tuple[ReasonCode, ...]:
-        seen: dict[ReasonCode, None] = {}
-        for r in self.reasons:
-            seen.setdefault(r.code, None)
-        return tuple(seen)
+        """Every code recorded, blocking or not, in first-seen order."""
+        return _codes(self.reasons)
+
+    @property
+    def blocking_codes(self) -> tuple[ReasonCode, ...]:
+        return _codes(r for r in self.reasons if r.blocking)
+
+    @property
+    def warning_codes(self) -> tuple[ReasonCode, ...]:
+        """Codes recorded only as warnings (not also blocking on another reason)."""
+        blocking = set(self.blocking_codes)
+        return tuple(c for c in _codes(r for r in self.reasons if not r.blocking) if c not in blocking)
+
+
+def _codes(reasons: Iterable[Reason]) -> tuple[ReasonCode, ...]:
+    seen: dict[ReasonCode, None] = {}
+    for r in reasons:
+        seen.setdefault(r.code, None)
+    return tuple(seen)
 
 
 @dataclass(frozen=True, slots=True)

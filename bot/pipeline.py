@@ -27,8 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 
 from bot.errors import DuplicateOrder, InvalidTransition, PermanentError, TransientError
+from bot.changes import EarlierOrder
 from bot.identity import identify
 from bot.model import (
     MessageStatus,
@@ -41,6 +44,7 @@ from bot.model import (
 from bot.outgoing import MailQueue
 from bot.ports import MailSource, Mailer, Portal
 from bot.processing import DuplicateIndex, MessageProcessor, urgency_priority
+from bot.money import Amounts
 from bot.rules import RuleSettings, base_units, order_value
 from bot.replies import ReplyWriter, Templates
 from bot.store import MailKind, MailStatus, Store
@@ -102,8 +106,10 @@ class Pipeline:
         self.sources = sources
         self.portal = portal
         self.max_message_bytes = max_message_bytes
-        self._open_values: dict[str, Decimal] | None = None
+        self._open_values: dict[str, Amounts] | None = None
         self._history: dict[tuple[str, str], list[Decimal]] | None = None
+        self._senders: set[tuple[str, str]] = set()  # (customer_id, address) that sent orders
+        self._senders_read: set[int] = set()  # order ids whose sender is in _senders
         # Who holds the source leases: unique per process, readable in the store.
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_seconds = lease_seconds
@@ -118,6 +124,8 @@ class Pipeline:
             duplicates=DuplicateIndex(in_store=self._po_in_store),
             open_order_value=self._open_order_value,
             quantity_history=self._quantity_history,
+            find_earlier=self._earlier_order,
+            sender_seen=self._sender_seen,
             rule_settings=rule_settings,
             templates=templates,
         )
@@ -127,19 +135,46 @@ class Pipeline:
     def _po_in_store(self, customer_id: str, po_number: str) -> bool:
         return bool(self.store.find_orders(customer_id, po_number))
 
-    def _open_order_value(self, customer_id: str) -> Decimal:
-        """Value of the customer's orders that are on their way to the portal.
+    def _open_order_value(self, customer_id: str) -> Amounts:
+        """Value of the customer's orders that are on their way to the portal, per
+        currency (the credit rule converts them).
 
         Read from the store once per run, then kept up to date as this run
         saves orders, so a run stays linear in the number of messages."""
         if self._open_values is None:
-            values: dict[str, Decimal] = {}
+            values: dict[str, Amounts] = {}
             for state in _CREDIT_STATES:
                 for stored in self.store.orders(state=state):
                     if stored.customer_id:
-                        values[stored.customer_id] = values.get(stored.customer_id, Decimal(0)) + order_value(stored.order, self.master)
+                        values[stored.customer_id] = values.get(stored.customer_id, Amounts()) + order_value(stored.order, self.master)
             self._open_values = values
-        return self._open_values.get(customer_id, Decimal(0))
+        return self._open_values.get(customer_id, Amounts())
+
+    def _earlier_order(self, customer_id: str, po_number: str) -> EarlierOrder | None:
+        """The stored order a change or cancellation refers to: the oldest one with
+        this customer and PO number that is not itself a change or cancellation."""
+        for stored in self.store.find_orders(customer_id, po_number):
+            if not any(r.code in (ReasonCode.CHANGE_REQUEST, ReasonCode.CANCELLATION_REQUEST) for r in stored.order.reasons):
+                return EarlierOrder(stored.order, stored.id, stored.state, stored.portal_order_number)
+        return None
+
+    def _sender_seen(self, customer_id: str, sender: str) -> bool:
+        """Whether ``sender`` sent an order of the customer that went through (ready
+        or keyed). Pairs only ever get added, so a hit needs no store access; a miss
+        reads the senders of stored orders not read before."""
+        key = (customer_id, sender.lower())
+        if key in self._senders:
+            return True
+        for state in _CREDIT_STATES:
+            for stored in self.store.orders(state=state):
+                if stored.id in self._senders_read:
+                    continue
+                self._senders_read.add(stored.id)
+                raw = self.store.raw_bytes(self.store.message(stored.ledger_id).sha256)
+                address = parseaddr(BytesHeaderParser().parsebytes(raw).get("From", ""))[1].lower()
+                if stored.customer_id and address:
+                    self._senders.add((stored.customer_id, address))
+        return key in self._senders
 
     def _quantity_history(self, customer_id: str, sku: str) -> list[Decimal]:
         """Base-unit quantities of the customer's earlier orders of a sku that went

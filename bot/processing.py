@@ -14,6 +14,8 @@ from datetime import date
 from decimal import Decimal
 from functools import cache
 
+from bot.changes import EarlierOrder, FindEarlier, link_request
+from bot.dkim_check import TxtLookup
 from bot.errors import UnreadableInput
 from bot.identity import identify
 from bot.model import (
@@ -28,6 +30,7 @@ from bot.model import (
     ReasonCode,
 )
 from bot.resolve import Catalogue, CustomerMatch, customer_country, resolve_order
+from bot.money import Amounts
 from bot.rules import RULES, Rule, RuleContext, RuleSettings, validate
 from connectors.masterdata import Customer, MasterData
 from extractors.context import ExtractionContext
@@ -113,8 +116,11 @@ class MessageProcessor:
         *,
         today: date,
         duplicates: DuplicateIndex | None = None,
-        open_order_value: Callable[[str], Decimal] = lambda customer_id: Decimal(0),
+        open_order_value: Callable[[str], Amounts | Decimal] = lambda customer_id: Amounts(),
         quantity_history: Callable[[str, str], Sequence[Decimal]] = lambda customer_id, sku: (),
+        find_earlier: FindEarlier = lambda customer_id, po: None,
+        sender_seen: Callable[[str, str], bool] = lambda customer_id, sender: True,
+        dkim_dns: TxtLookup | None = None,
         rule_settings: RuleSettings = RuleSettings(),
         rules: tuple[Rule, ...] = RULES,
         templates: TemplateSet | None = None,
@@ -125,6 +131,11 @@ class MessageProcessor:
         self.duplicates = duplicates or DuplicateIndex()
         self.open_order_value = open_order_value
         self.quantity_history = quantity_history
+        self.find_earlier_in_store = find_earlier
+        self.sender_seen = sender_seen
+        self.dkim_dns = dkim_dns
+        # Orders of this run by (customer, normalised PO), for changes that follow them.
+        self.run_orders: dict[tuple[str, str], Order] = {}
         self.rule_settings = rule_settings
         self.rules = rules
         self.catalogue = Catalogue.build(master)
@@ -155,16 +166,26 @@ class MessageProcessor:
         texts = (message.body, *(o.customer_name.value or "" for o in extraction.orders))
         return tuple(resolve_order(order, message, self.master, self.catalogue, texts) for order in extraction.orders)
 
+    def find_earlier(self, customer_id: str, po_number: str) -> EarlierOrder | None:
+        """The order a change or cancellation refers to: in the store, else earlier in this run."""
+        found = self.find_earlier_in_store(customer_id, po_number)
+        if found is None and (order := self.run_orders.get((customer_id, normalise_po(po_number)))) is not None:
+            found = EarlierOrder(order)
+        return found
+
     def validate(
         self,
         kind: MessageKind,
         resolved: tuple[tuple[Order, CustomerMatch], ...],
         body_text: str = "",
         message: Message | None = None,
+        raw_message: bytes | None = None,
     ) -> tuple[Order, ...]:
         orders = []
         for order, match in resolved:
-            if kind is MessageKind.ORDER and not any(r.code is ReasonCode.UNREADABLE_DOCUMENT for r in order.reasons):
+            if kind in (MessageKind.CHANGE, MessageKind.CANCELLATION):
+                order = link_request(order, kind, self.find_earlier)
+            elif kind is MessageKind.ORDER and not any(r.code is ReasonCode.UNREADABLE_DOCUMENT for r in order.reasons):
                 ctx = RuleContext(
                     master=self.master,
                     today=self.today,
@@ -175,9 +196,14 @@ class MessageProcessor:
                     quantity_history=self.quantity_history,
                     body_text=body_text,
                     message=message,
+                    raw_message=raw_message,
+                    dkim_dns=self.dkim_dns,
+                    sender_seen=self.sender_seen,
                 )
                 order = validate(order, ctx, self.rules)
                 self.duplicates.remember(order)
+                if order.customer_id.present and order.po_number.present:
+                    self.run_orders.setdefault((order.customer_id.value, normalise_po(order.po_number.value)), order)
             orders.append(order)
         return tuple(orders)
 
@@ -189,13 +215,13 @@ class MessageProcessor:
 
     def process(self, raw: RawMessage) -> Decided:
         message = parse(raw)
-        return self.process_message(message)
+        return self.process_message(message, raw.data)
 
-    def process_message(self, message: Message) -> Decided:
+    def process_message(self, message: Message, raw_message: bytes | None = None) -> Decided:
         extraction = self.extract(message)
         resolved = self.resolve(message, extraction)
         text = order_text(message.body, message.quoted, message.subject)
-        orders = self.validate(extraction.kind, resolved, text[: signature_start(text)], message)
+        orders = self.validate(extraction.kind, resolved, text[: signature_start(text)], message, raw_message)
         extraction = replace(extraction, orders=orders)
         return Decided(message, extraction, self.decide(orders))
 

@@ -15,7 +15,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import yaml
 
 from bot.errors import ConfigError
-from bot.rules import RuleSettings
+from bot.rules import RuleSettings, check_non_blocking
 
 DEFAULT_RULES = Path(__file__).resolve().parents[1] / "config" / "rules.yaml"
 
@@ -87,6 +87,14 @@ def load_rule_settings(path: Path | None = None) -> RuleSettings:
         if key not in known:
             raise ConfigError(f"unknown rule setting; known ones: {', '.join(sorted(known))}", path=where, key=str(key))
         values[key] = _convert(value, hints[key], path=where, key=key)
+    for key in ("exchange_rates", "approximate_rates"):
+        for i, (source, target, rate) in enumerate(values.get(key, ())):
+            if rate <= 0:
+                raise ConfigError(f"the rate {source} -> {target} must be above 0, got {rate}", path=where, key=f"{key}[{i}]")
+    try:
+        check_non_blocking(values.get("non_blocking", ()))
+    except ValueError as exc:
+        raise ConfigError(str(exc), path=where, key="non_blocking") from None
     try:
         return dataclasses.replace(RuleSettings(), **values)
     except (TypeError, ValueError) as exc:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
 from bot import line_rules, sender_checks
-from bot.model import Message, Order, OrderLine, Reason, ReasonCode
+from bot.dkim_check import TxtLookup
+from bot.model import ALWAYS_BLOCKING, Message, Order, OrderLine, Reason, ReasonCode
+from bot.money import Amounts, MissingRate, RateTable
 from bot.resolve import CustomerMatch
 from connectors.masterdata import MasterData, Product
 
@@ -49,6 +51,37 @@ class RuleSettings:
     # earlier orders of that sku, at least history_min_orders of them) goes to review.
     history_factor: Decimal = Decimal(10)
     history_min_orders: int = 3
+    # Reason codes recorded as warnings only: shown, but the order may still be
+    # keyed. Codes in bot.model.ALWAYS_BLOCKING cannot be listed.
+    non_blocking: tuple[str, ...] = ()
+    # Rates for the credit check: (A, B, r) means 1 A = r B (inverse used too).
+    # An amount in a currency with no rate to the customer's makes the check
+    # impossible, which goes to review.
+    exchange_rates: tuple[tuple[str, str, Decimal], ...] = (
+        ("USD", "EUR", Decimal("0.92")),
+        ("GBP", "EUR", Decimal("1.17")),
+        ("CNY", "EUR", Decimal("0.13")),
+        ("CHF", "EUR", Decimal("1.06")),
+        ("SEK", "EUR", Decimal("0.087")),
+        ("PLN", "EUR", Decimal("0.23")),
+        ("JPY", "EUR", Decimal("0.0061")),
+    )
+    verify_dkim: bool = False  # verify the message's DKIM signatures with dkimpy
+    new_sender_needs_review: bool = False  # a sender never seen for the customer goes to review
+
+    def __post_init__(self) -> None:
+        check_non_blocking(self.non_blocking)
+
+
+def check_non_blocking(codes: Iterable[str]) -> None:
+    """ValueError naming the first code that is unknown or may never be a warning."""
+    for code in codes:
+        try:
+            reason = ReasonCode(code)
+        except ValueError:
+            raise ValueError(f"{code!r} is not a reason code; known ones: {', '.join(ReasonCode)}") from None
+        if reason in ALWAYS_BLOCKING:
+            raise ValueError(f"{code!r} always sends an order to review and cannot be non-blocking")
 
 
 @dataclass(frozen=True)
@@ -59,7 +92,8 @@ class RuleContext:
     settings: RuleSettings = RuleSettings()
     # (customer_id, normalised PO) already seen in this run or held in the store
     is_duplicate: Callable[[str, str], bool] = lambda customer_id, po: False
-    open_order_value: Callable[[str], Decimal] = lambda customer_id: Decimal(0)
+    # The customer's open orders' value; a plain Decimal is in the customer's currency.
+    open_order_value: Callable[[str], Amounts | Decimal] = lambda customer_id: Amounts()
     # The message's own text an order written in the body was read from (signature
     # and quoted history removed), for checks that every product it names was read.
     body_text: str = ""
@@ -67,6 +101,12 @@ class RuleContext:
     message: Message | None = None
     # Quantities (in base units) of the customer's earlier orders of a sku.
     quantity_history: Callable[[str, str], Sequence[Decimal]] = lambda customer_id, sku: ()
+    # The message's bytes as received (DKIM verification); None when not at hand.
+    raw_message: bytes | None = None
+    # DNS TXT look-up for DKIM keys; None: dkimpy's own resolver.
+    dkim_dns: TxtLookup | None = None
+    # Whether (customer_id, sender address) has sent an order that went through before.
+    sender_seen: Callable[[str, str], bool] = lambda customer_id, sender: True
 
 
 Rule = Callable[[Order, RuleContext], Iterable[Reason]]
@@ -301,15 +341,22 @@ def stock(order: Order, ctx: RuleContext) -> Iterable[Reason]:
             yield Reason(ReasonCode.OUT_OF_STOCK, message, field=f"lines[{i}].quantity", expected=f"<= {product.stock}", found=str(needed))
 
 
-def order_value(order: Order, master: MasterData) -> Decimal:
-    total = Decimal(0)
+UNKNOWN_CURRENCY = "unknown currency"
+
+
+def order_value(order: Order, master: MasterData) -> Amounts:
+    """The order's value per currency: a stated price in the order's currency (else
+    the customer's), a line without one at the list price in the product's currency."""
+    customer = master.customer(order.customer_id.value) if order.customer_id.present else None
+    stated_in = order.currency.value or (customer.currency if customer else None) or UNKNOWN_CURRENCY
+    parts: list[tuple[str, Decimal]] = []
     for line in order.lines:
         product = master.product(line.sku.value) if line.sku.present else None
         if line.quantity.present and line.unit_price.present:
-            total += line.quantity.value * line.unit_price.value
+            parts.append((stated_in, line.quantity.value * line.unit_price.value))
         elif product is not None and (units := base_units(line, product)) is not None:
-            total += units * product.unit_price
-    return total
+            parts.append((product.currency, units * product.unit_price))
+    return Amounts.of(parts)
 
 
 def credit(order: Order, ctx: RuleContext) -> Iterable[Reason]:
@@ -319,10 +366,32 @@ def credit(order: Order, ctx: RuleContext) -> Iterable[Reason]:
     if customer.on_hold:
         yield Reason(ReasonCode.CREDIT_HOLD, f"{customer.name} is on credit hold", field="customer_id")
         return
-    if customer.credit_limit is not None:
-        exposure = ctx.open_order_value(customer.customer_id) + order_value(order, ctx.master)
-        if exposure > customer.credit_limit:
-            yield Reason(ReasonCode.CREDIT_LIMIT, f"open orders plus this one come to {exposure:.2f}, over the limit {customer.credit_limit}", field="customer_id", expected=f"<= {customer.credit_limit}", found=f"{exposure:.2f}")
+    if customer.credit_limit is None:
+        return
+    limit = f"{customer.credit_limit} {customer.currency}"
+    open_value = ctx.open_order_value(customer.customer_id)
+    if not isinstance(open_value, Amounts):
+        open_value = Amounts.of([(customer.currency, open_value)])
+    amounts = open_value + order_value(order, ctx.master)
+    try:
+        exposure = RateTable(ctx.settings.exchange_rates).convert(amounts, customer.currency)
+    except MissingRate as missing:
+        yield Reason(
+            ReasonCode.CREDIT_LIMIT,
+            f"the credit limit cannot be checked: {missing} (exchange_rates in rules.yaml)",
+            field="customer_id",
+            expected=f"a rate {missing.source} -> {missing.target}",
+            found=str(amounts),
+        )
+        return
+    if exposure > customer.credit_limit:
+        yield Reason(
+            ReasonCode.CREDIT_LIMIT,
+            f"open orders plus this one come to {exposure:.2f} {customer.currency} ({amounts}), over the limit {limit}",
+            field="customer_id",
+            expected=f"<= {limit}",
+            found=f"{exposure:.2f} {customer.currency}",
+        )
 
 
 def dates(order: Order, ctx: RuleContext) -> Iterable[Reason]:
@@ -367,6 +436,8 @@ RULES: tuple[Rule, ...] = (
     sender_checks.look_alike_domain,
     sender_checks.display_name_impersonation,
     sender_checks.strict_sender_address,
+    sender_checks.dkim_signatures,
+    sender_checks.first_order_from_sender,
     ship_to_known,
     unread_lines,
     quantities,
@@ -389,8 +460,19 @@ RULES: tuple[Rule, ...] = (
 
 
 def validate(order: Order, ctx: RuleContext, rules: tuple[Rule, ...] = RULES) -> Order:
-    """The order with every reason the rules found added (reasons from extraction are kept)."""
+    """The order with every reason the rules found added (reasons from extraction are
+    kept), the backorder split on its lines when configured, and each reason marked
+    blocking or not by the settings."""
     for rule in rules:
         for reason in rule(order, ctx):
             order = order.with_reason(reason)
-    return order
+    if ctx.settings.split_backorder:
+        order = line_rules.with_backorders(order, ctx)
+    return mark_blocking(order, ctx.settings)
+
+
+def mark_blocking(order: Order, settings: RuleSettings) -> Order:
+    """Reasons whose code is in ``non_blocking`` become warnings; all others block."""
+    warnings = {ReasonCode(code) for code in settings.non_blocking} - ALWAYS_BLOCKING
+    reasons = tuple(replace(r, blocking=r.code not in warnings) for r in order.reasons)
+    return order if reasons == order.reasons else replace(order, reasons=reasons)

@@ -16,6 +16,11 @@ expected, what was found). None of them changes the order.
 - ``strict_sender_address``: the From header read strictly (CVE-2023-27043):
   a header strict parsing rejects, more than one address, or a parser
   differential goes to review.
+- ``dkim_signatures`` (with ``verify_dkim``): a DKIM signature verified with
+  dkimpy whose d= domain is the customer's; none, a failing one, or one of
+  another domain goes to review, and so does a key DNS could not deliver.
+- ``first_order_from_sender`` (with ``new_sender_needs_review``): an address
+  that has never sent an order of this customer that went through.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz.distance import Levenshtein
 
+from bot.dkim_check import DkimStatus, verify_signatures
 from bot.model import Message, Order, Reason, ReasonCode
 from bot.resolve import _name_core, simplify
 from connectors.masterdata import Customer, MasterData
@@ -347,4 +353,51 @@ def strict_sender_address(order: Order, ctx: RuleContext) -> Iterable[Reason]:
         yield _reason("the From display name holds an @ that could pass for the address", message.sender, raw)
 
 
-SENDER_RULES = (authentication_results, reply_to_outside_customer, look_alike_domain, display_name_impersonation, strict_sender_address)
+# --- DKIM, verified here --------------------------------------------------------------
+
+
+def dkim_signatures(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    customer = ctx.customer.customer
+    if not ctx.settings.verify_dkim or ctx.message is None or customer is None:
+        return  # no customer: unknown_customer already sends it to review
+    expected = "a valid DKIM signature with d= " + " or ".join(customer.email_domains)
+    if ctx.raw_message is None:
+        yield _reason("DKIM could not be verified: the message as received is not at hand", expected, None)
+        return
+    results = verify_signatures(ctx.raw_message, ctx.dkim_dns)
+    found = "; ".join(map(str, results)) or "no DKIM-Signature header"
+    if any(r.status is DkimStatus.PASS and r.domain and _within(r.domain, customer.email_domains) for r in results):
+        return
+    if any(r.status is DkimStatus.DNS_ERROR for r in results):
+        yield _reason("DKIM could not be verified: a signing key could not be fetched from DNS (try again later)", expected, found)
+    elif not results:
+        yield _reason(f"the message carries no DKIM signature, so it cannot be told to come from {customer.name}", expected, found)
+    else:
+        yield _reason(f"no valid DKIM signature of {customer.name}'s domains", expected, found)
+
+
+# --- a sender never seen before ----------------------------------------------------------
+
+
+def first_order_from_sender(order: Order, ctx: RuleContext) -> Iterable[Reason]:
+    customer = ctx.customer.customer
+    message = ctx.message
+    if not ctx.settings.new_sender_needs_review or message is None or customer is None or not message.sender:
+        return
+    if not ctx.sender_seen(customer.customer_id, message.sender):
+        yield _reason(
+            f"first order from {message.sender} for {customer.customer_id}",
+            f"an address that sent {customer.customer_id}'s orders before",
+            message.sender,
+        )
+
+
+SENDER_RULES = (
+    authentication_results,
+    reply_to_outside_customer,
+    look_alike_domain,
+    display_name_impersonation,
+    strict_sender_address,
+    dkim_signatures,
+    first_order_from_sender,
+)

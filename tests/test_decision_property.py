@@ -1,19 +1,22 @@
-"""Whatever the combination, an order with a reason or a doubtful keyed field is never ready.
+"""Whatever the combination, an order with a blocking reason or a doubtful keyed
+field is never ready.
 
 Hypothesis builds orders with any mix of present/missing fields, confidences,
-units, prices and reasons from extraction; the real rules and the real decide
-stage judge them against the demo master data.
+units, prices and reasons from extraction, and any choice of the reason codes
+the settings allow to be non-blocking; the real rules and the real decide stage
+judge them against the demo master data.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.model import Address, Field, Order, OrderLine, OrderState, Reason, ReasonCode
+from bot.model import ALWAYS_BLOCKING, Address, Field, Order, OrderLine, OrderState, Reason, ReasonCode
 from bot.processing import MessageProcessor
 from bot.resolve import CustomerMatch
 from bot.rules import REQUIRED_CONFIDENT, REQUIRED_CONFIDENT_LINE, RuleContext, RuleSettings, validate
@@ -57,7 +60,10 @@ orders = st.builds(
     ship_to=maybe(addresses),
     lines=st.lists(lines, max_size=4).map(tuple),
     urgent=maybe(st.booleans()),
-    reasons=st.lists(st.sampled_from([Reason(ReasonCode.UNREADABLE_DOCUMENT, "x"), Reason(ReasonCode.AMBIGUOUS_QUANTITY, "y")]), max_size=1).map(tuple),
+    reasons=st.lists(
+        st.sampled_from([Reason(ReasonCode.UNREADABLE_DOCUMENT, "x"), Reason(ReasonCode.AMBIGUOUS_QUANTITY, "y"), Reason(ReasonCode.PRICE_MISMATCH, "z")]),
+        max_size=1,
+    ).map(tuple),
 )
 # Mostly-clean orders (each field present and likely confident) so that the
 # property is exercised on orders that come close to being keyed.
@@ -89,18 +95,27 @@ near_clean = st.builds(
     high,
 )
 verified = st.sampled_from([True, True, False])
+WARNABLE = sorted(str(c) for c in set(ReasonCode) - ALWAYS_BLOCKING)
+settings_choices = st.one_of(
+    st.just(SETTINGS),
+    st.lists(st.sampled_from(WARNABLE), unique=True).map(lambda codes: RuleSettings(non_blocking=tuple(codes))),
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(order=st.one_of(orders, near_clean), by_domain=verified)
-def test_nothing_doubtful_is_ever_ready(order: Order, by_domain: bool):
+@given(order=st.one_of(orders, near_clean), by_domain=verified, rule_settings=settings_choices)
+def test_nothing_doubtful_is_ever_ready(order: Order, by_domain: bool, rule_settings: RuleSettings):
     match = CustomerMatch(MASTER.customer("C1001") if order.customer_id.present else None, by_domain, 0.99)
-    checked = validate(order, RuleContext(master=MASTER, today=TODAY, customer=match, settings=SETTINGS))
+    checked = validate(order, RuleContext(master=MASTER, today=TODAY, customer=match, settings=rule_settings))
     (state,) = MessageProcessor.decide((checked,))
+    warnings = set(rule_settings.non_blocking)
+    for reason in checked.reasons:
+        assert reason.blocking is (str(reason.code) not in warnings), reason
     if state is not OrderState.READY:
+        assert any(r.blocking for r in checked.reasons)
         return
-    # Ready: nothing at all may be doubtful.
-    assert not checked.reasons
+    # Ready: nothing blocking, and nothing doubtful in what is keyed.
+    assert all(not r.blocking and str(r.code) in warnings for r in checked.reasons)
     assert by_domain and checked.customer_id.present
     assert checked.po_number.present and checked.ship_to.present and checked.lines
     for name in REQUIRED_CONFIDENT:
@@ -111,9 +126,10 @@ def test_nothing_doubtful_is_ever_ready(order: Order, by_domain: bool):
         for name in REQUIRED_CONFIDENT_LINE:
             field = getattr(line, name)
             assert not field.present or field.confidence >= SETTINGS.low_confidence, name
-    if checked.delivery_date.present:
+    if checked.delivery_date.present and "past_delivery_date" not in warnings:
         assert checked.delivery_date.value >= TODAY
-    assert checked.ship_to.value.address_id is not None, "a new ship-to is never keyed untouched"
+    if "new_ship_to" not in warnings:
+        assert checked.ship_to.value.address_id is not None, "a new ship-to is never keyed untouched"
 
 
 def test_the_property_is_not_vacuous():
@@ -129,3 +145,22 @@ def test_the_property_is_not_vacuous():
 
     count()
     assert seen["ready"] >= 10
+
+
+def test_warnings_alone_let_an_order_through():
+    """With past_delivery_date non-blocking, near-clean orders with only that reason are
+    ready, and still carry it (the non-blocking branch of the property is exercised)."""
+    relaxed = RuleSettings(non_blocking=("past_delivery_date",))
+    seen = {"ready_with_warning": 0}
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True)
+    @given(order=near_clean.map(lambda o: replace(o, delivery_date=Field(TODAY - timedelta(days=2), 0.9))))
+    def count(order: Order):
+        match = CustomerMatch(MASTER.customer("C1001"), True, 0.99)
+        checked = validate(order, RuleContext(master=MASTER, today=TODAY, customer=match, settings=relaxed))
+        if MessageProcessor.decide((checked,))[0] is OrderState.READY and checked.reasons:
+            assert checked.warning_codes == (ReasonCode.PAST_DELIVERY_DATE,)
+            seen["ready_with_warning"] += 1
+
+    count()
+    assert seen["ready_with_warning"] >= 10

@@ -26,6 +26,24 @@ def test_values_reach_the_settings(tmp_path: Path):
     assert settings.approximate_rates == (("USD", "EUR", Decimal("0.95")),)
 
 
+def test_new_keys_reach_the_settings(tmp_path: Path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "non_blocking: [new_ship_to, past_delivery_date]\nexchange_rates:\n  - [USD, EUR, 0.92]\n"
+        "verify_dkim: true\nnew_sender_needs_review: true\n",
+        encoding="utf-8",
+    )
+    settings = load_rule_settings(path)
+    assert settings.non_blocking == ("new_ship_to", "past_delivery_date")
+    assert settings.exchange_rates == (("USD", "EUR", Decimal("0.92")),)
+    assert settings.verify_dkim is True and settings.new_sender_needs_review is True
+
+
+def test_defaults_are_safe():
+    defaults = RuleSettings()
+    assert defaults.non_blocking == () and not defaults.verify_dkim and not defaults.new_sender_needs_review
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
@@ -35,6 +53,14 @@ def test_values_reach_the_settings(tmp_path: Path):
         ("max_days_ahead: 1.5\n", "max_days_ahead: 1.5 is not a whole number"),
         ("approximate_rates:\n  - [USD, EUR]\n", "approximate_rates[0]: expected 3 items"),
         ("- just a list\n", "the top level must be a mapping"),
+        ("non_blocking: [new_ship_to, late_delivery]\n", "non_blocking: 'late_delivery' is not a reason code"),
+        ("non_blocking: [duplicate_po]\n", "non_blocking: 'duplicate_po' always sends an order to review and cannot be non-blocking"),
+        ("non_blocking: [unverified_sender]\n", "non_blocking: 'unverified_sender' always sends"),
+        ("non_blocking: new_ship_to\n", "non_blocking: expected a list"),
+        ("exchange_rates:\n  - [USD, EUR, 0]\n", "exchange_rates[0]: the rate USD -> EUR must be above 0"),
+        ("exchange_rates:\n  - [USD, EUR, lots]\n", "exchange_rates[0][2]: 'lots' is not a number"),
+        ("verify_dkim: yes please\n", "verify_dkim: 'yes please' is not true or false"),
+        ("new_sender_needs_review: 1\n", "new_sender_needs_review: 1 is not true or false"),
         ("price_tolerance: [\n", "not valid YAML"),
     ],
 )

@@ -31,6 +31,7 @@ from bot.extraction_json import decimal_str
 from bot.model import (
     MISSING,
     Address,
+    Backorder,
     Field,
     Order,
     OrderLine,
@@ -86,7 +87,7 @@ ORDER_FIELDS: dict[str, _ValueKind] = {
     "document_total": _DECIMAL,
 }
 # Attributes of Order that are not a Field; written out by hand below.
-ORDER_PLAIN = frozenset({"source", "lines", "reasons"})
+ORDER_PLAIN = frozenset({"source", "lines", "reasons", "linked_order_id"})
 
 LINE_FIELDS: dict[str, _ValueKind] = {
     "sku": _STR,
@@ -97,7 +98,7 @@ LINE_FIELDS: dict[str, _ValueKind] = {
     "unit_price": _DECIMAL,
     "line_total": _DECIMAL,
 }
-LINE_PLAIN = frozenset({"quantity_text", "codes", "text"})
+LINE_PLAIN = frozenset({"quantity_text", "codes", "text", "backorder"})
 
 
 class StoredOrderFormatError(ValueError):
@@ -142,7 +143,14 @@ def _dump_line(line: OrderLine) -> JsonObject:
         "quantity_text": line.quantity_text,
         "codes": list(line.codes),
         "text": line.text,
+        "backorder": _dump_backorder(line.backorder),
     }
+
+
+def _dump_backorder(backorder: Backorder | None) -> JsonObject | None:
+    if backorder is None:
+        return None
+    return {"ship_now": decimal_str(backorder.ship_now), "backorder": decimal_str(backorder.backorder), "uom": backorder.uom}
 
 
 def _dump_reason(reason: Reason) -> JsonObject:
@@ -152,6 +160,7 @@ def _dump_reason(reason: Reason) -> JsonObject:
         "field": reason.field,
         "expected": reason.expected,
         "found": reason.found,
+        "blocking": reason.blocking,
     }
 
 
@@ -164,6 +173,7 @@ def dump_order(order: Order) -> str:
             "fields": _dump_fields(order, ORDER_FIELDS),
             "lines": [_dump_line(line) for line in order.lines],
             "reasons": [_dump_reason(reason) for reason in order.reasons],
+            "linked_order_id": order.linked_order_id,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -211,7 +221,14 @@ def _load_line(obj: Mapping[str, Any]) -> OrderLine:
         quantity_text=obj.get("quantity_text"),
         codes=tuple(obj.get("codes") or ()),
         text=obj.get("text"),
+        backorder=_load_backorder(obj.get("backorder")),
     )
+
+
+def _load_backorder(obj: Mapping[str, Any] | None) -> Backorder | None:
+    if obj is None:
+        return None
+    return Backorder(Decimal(obj["ship_now"]), Decimal(obj["backorder"]), obj["uom"])
 
 
 def _load_reason(obj: Mapping[str, Any]) -> Reason:
@@ -221,6 +238,7 @@ def _load_reason(obj: Mapping[str, Any]) -> Reason:
         field=obj.get("field"),
         expected=obj.get("expected"),
         found=obj.get("found"),
+        blocking=bool(obj.get("blocking", True)),  # rows written before warnings existed block
     )
 
 
@@ -235,6 +253,7 @@ def load_order(text: str) -> Order:
             **_load_fields(obj.get("fields") or {}, ORDER_FIELDS),
             lines=tuple(_load_line(line) for line in obj.get("lines") or ()),
             reasons=tuple(_load_reason(reason) for reason in obj.get("reasons") or ()),
+            linked_order_id=obj.get("linked_order_id"),
         )
     except StoredOrderFormatError:
         raise
