@@ -32,8 +32,10 @@ def _fail(message: object) -> typer.Exit:
 
 
 def _settings(path: Path | None) -> Settings:
+    # $ORDERBOT_NEW_PASSWORD is no setting: keep it out of the ORDERBOT_* overrides.
+    environ = {k: v for k, v in os.environ.items() if k != PASSWORD_ENV}
     try:
-        return load_settings(path)
+        return load_settings(path, environ=environ)
     except OrderbotError as exc:
         raise _fail(exc) from exc
 

@@ -1,0 +1,189 @@
+"""The review workbench's parts without a browser: sanitiser, sessions, locks,
+audit, corrections and the command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.model import Field, MessageStatus, Order, OrderLine, OrderState, Provenance
+from bot.review.audit import Audit
+from bot.review.auth import AccountError, Accounts
+from bot.review.corrections import Corrections, EditError, apply_edits
+from bot.review.locks import Locks
+from bot.review.render import sanitize_html
+from bot.review.store import ReviewDb
+from bot.store import Store
+
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<svg onload=alert(1)>",
+    '<a href="javascript:alert(1)">x</a>',
+    '<a href="JaVaScRiPt:alert(1)">x</a>',
+    '<iframe src="javascript:alert(1)"></iframe>',
+    "<body onload=alert(1)>",
+    '<div style="background:url(javascript:alert(1))">x</div>',
+    "<style>@import 'http://evil.example/x.css';</style>",
+    '<img src="http://evil.example/pixel.gif">',
+    '<form action="http://evil.example"><input name=a></form>',
+    '<meta http-equiv="refresh" content="0;url=http://evil.example">',
+    '<base href="http://evil.example/">',
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    '<object data="data:text/html,<script>alert(1)</script>"></object>',
+    "<<script>script>alert(1)<</script>/script>",
+]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: Clock):
+    with Store.open(f"sqlite:///{tmp_path / 'store.db'}", clock=clock) as opened:
+        yield opened
+
+
+@pytest.fixture
+def db(store: Store, clock: Clock) -> ReviewDb:
+    return ReviewDb.for_store(store, clock)
+
+
+def stored_order(store: Store) -> int:
+    entry = store.record_message(message_id="<m@x>", sha256=__import__("hashlib").sha256(b"m").hexdigest(), dedup_key="m", raw=b"m", origin="t", name="m.eml")
+    order = Order(
+        source="attachment:PO.pdf",
+        customer_id=Field("C1001", 1.0),
+        po_number=Field("4500001", 0.99, Provenance("attachment:PO.pdf", 1, (10, 20, 60, 30))),
+        lines=(OrderLine(sku=Field("AX-1410", 0.9), quantity=Field(Decimal(5), 0.6, Provenance("attachment:PO.pdf", 1, (300, 200, 310, 210), rule="pdf:ruled:Qty"))),),
+    )
+    (stored,) = store.save_outcome(entry.id, [(order, OrderState.NEEDS_REVIEW, None)], MessageStatus.NEEDS_REVIEW)
+    return stored.id
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_the_sanitiser_leaves_nothing_that_runs_or_calls_out(payload: str):
+    """Given a script payload, when sanitised, then no script, handler, javascript: URL, style or remote resource is left."""
+    clean = sanitize_html(f"<p>before</p>{payload}<p>after</p>").lower()
+    for bad in ("<script", "onerror", "onload", "javascript:", "<style", "<iframe", "<object", "<form", "<meta", "<base", "<svg", "evil.example/pixel", "@import", "style="):
+        assert bad not in clean, (payload, clean)
+    assert "before" in clean  # (a payload may swallow what follows it, never what precedes)
+
+
+def test_sanitiser_keeps_formatting_and_inline_images():
+    html = '<table><tr><td colspan="2"><b>Qty</b></td></tr></table><img src="data:image/png;base64,iVBORw0KGgo=">'
+    clean = sanitize_html(html)
+    assert "<b>Qty</b>" in clean and 'colspan="2"' in clean and "data:image/png" in clean
+
+
+def test_a_session_ends_when_idle_or_logged_out(db: ReviewDb, clock: Clock):
+    """Given a session, when it is unused longer than the idle time, or logged out, then its token opens nothing."""
+    accounts = Accounts(db, idle=timedelta(minutes=30))
+    user = accounts.add_user("hana", "handler", "a long password")
+    assert accounts.authenticate("hana", "wrong password") is None
+    assert accounts.authenticate("nobody", "a long password") is None
+    token, _ = accounts.start_session(accounts.authenticate("hana", "a long password") or user)
+    clock.now += timedelta(minutes=29)
+    assert accounts.session(token) is not None  # used: the idle clock starts again
+    clock.now += timedelta(minutes=29)
+    assert accounts.session(token) is not None
+    clock.now += timedelta(minutes=31)
+    assert accounts.session(token) is None
+    token, _ = accounts.start_session(user)
+    accounts.end_session(token)
+    assert accounts.session(token) is None
+    with pytest.raises(AccountError):
+        accounts.add_user("hana", "handler", "another long one")
+    with pytest.raises(AccountError):
+        accounts.add_user("short", "handler", "short")
+
+
+def test_the_password_is_stored_as_an_argon2_hash(db: ReviewDb, store: Store):
+    Accounts(db, idle=timedelta(minutes=5)).add_user("hana", "supervisor", "a long password")
+    with sa.create_engine(f"sqlite:///{store.url.removeprefix('sqlite:///')}").connect() as conn:
+        stored = conn.execute(sa.text("SELECT password_hash FROM review_users")).scalar_one()
+    assert stored.startswith("$argon2id$") and "a long password" not in stored
+
+
+def test_a_lock_is_one_handlers_until_it_expires(db: ReviewDb, store: Store, clock: Clock):
+    order_id = stored_order(store)
+    locks = Locks(db, ttl=timedelta(minutes=15))
+    assert locks.acquire(order_id, "hana").holder == "hana"
+    assert locks.acquire(order_id, "ole").holder == "hana"
+    clock.now += timedelta(minutes=10)
+    assert locks.acquire(order_id, "hana").holder == "hana"  # renewed
+    clock.now += timedelta(minutes=10)
+    assert locks.acquire(order_id, "ole").holder == "hana"
+    clock.now += timedelta(minutes=6)
+    assert locks.current(order_id) is None
+    assert locks.acquire(order_id, "ole").holder == "ole"
+    assert locks.acquire(order_id, "sue", force=True).holder == "sue"
+
+
+def test_the_audit_is_append_only(db: ReviewDb, store: Store):
+    Audit(db).record("hana", "view", None)
+    with pytest.raises(sa.exc.IntegrityError), db.writing() as conn:
+        conn.execute(sa.text("UPDATE audit SET user = 'mallory'"))
+    with pytest.raises(sa.exc.IntegrityError), db.writing() as conn:
+        conn.execute(sa.text("DELETE FROM audit"))
+    assert [e.user for e in Audit(db).entries()] == ["hana"]
+
+
+def test_edits_become_corrections_with_the_provenance_of_the_wrong_value(db: ReviewDb, store: Store, master):
+    order_id = stored_order(store)
+    stored = store.get_order(order_id)
+    with pytest.raises(EditError):
+        apply_edits(stored.order, {"line-0-quantity": "five"}, user="hana", master=master)
+    with pytest.raises(EditError):
+        apply_edits(stored.order, {"line-0-sku": "NO-SUCH"}, user="hana", master=master)
+    order, changes = apply_edits(stored.order, {"line-0-quantity": "6", "po_number": "4500001", "line-0-sku": "ax-1410"}, user="hana", master=master)
+    assert [c.field for c in changes] == ["lines[0].quantity"]
+    assert order.lines[0].quantity == Field(Decimal(6), 1.0, Provenance("review", rule="handler:hana"))
+    Corrections(db).record("hana", stored, changes)
+    (example,) = Corrections(db).all()
+    assert (example.document, example.field, example.wrong, example.right) == ("PO.pdf", "lines[0].quantity", "5", "6")
+    assert example.provenance == {"source": "attachment:PO.pdf", "page": 1, "bbox": [300, 200, 310, 210], "span": None, "rule": "pdf:ruled:Qty"}
+
+
+def test_the_command_line_adds_users_and_exports_corrections(tmp_path: Path, monkeypatch, master):
+    """Given a config file, when a user is added with the password in the environment and
+    corrections are exported, then the password is never printed and the export is JSON Lines."""
+    config = tmp_path / "orderbot.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\nmaster_data:\n  path: {Path(__file__).resolve().parents[1] / 'demo' / 'masterdata'}\n")
+    runner = CliRunner()
+    monkeypatch.setenv("ORDERBOT_NEW_PASSWORD", "secret-canary-1234")
+    result = runner.invoke(app, ["users", "add", "hana", "--role", "supervisor", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "secret-canary-1234" not in result.output
+    assert runner.invoke(app, ["users", "add", "hana", "--config", str(config)]).exit_code == 2
+    assert runner.invoke(app, ["users", "add", "x", "--role", "boss", "--config", str(config)]).exit_code == 2
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'orderbot.db'}") as store:
+        order_id = stored_order(store)
+        stored = store.get_order(order_id)
+        _, changes = apply_edits(stored.order, {"line-0-quantity": "7"}, user="hana", master=master)
+        Corrections(ReviewDb.for_store(store)).record("hana", stored, changes)
+    out = tmp_path / "corrections.jsonl"
+    result = runner.invoke(app, ["corrections", "export", "--out", str(out), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    (line,) = out.read_text().splitlines()
+    assert json.loads(line)["right"] == "7"
+    assert runner.invoke(app, ["review", "serve", "--help"]).exit_code == 0

@@ -1,0 +1,430 @@
+"""The review workbench in a real browser against a real server.
+
+uvicorn serves ``bot.review.app`` in a thread on a free loopback port; the
+store is a SQLite file filled by the real pipeline from demo messages (and one
+hostile message stored as the pipeline would); Chromium is driven by
+Playwright; a clarification email goes to a real aiosmtpd server.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright.sync_api")
+import uvicorn  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+from bot.config import ReviewSettings  # noqa: E402
+from bot.model import Field, MessageStatus, Order, OrderLine, OrderState, Provenance, Reason, ReasonCode  # noqa: E402
+from bot.outgoing import MailQueue  # noqa: E402
+from bot.replies import ReplyWriter, Templates  # noqa: E402
+from bot.review.app import create_app  # noqa: E402
+from bot.review.audit import Audit  # noqa: E402
+from bot.review.auth import Accounts  # noqa: E402
+from bot.review.corrections import Corrections  # noqa: E402
+from bot.review.store import ReviewDb  # noqa: E402
+from bot.store import Entity, Store  # noqa: E402
+from connectors.folder import FolderSource  # noqa: E402
+from connectors.smtp import SmtpTransport  # noqa: E402
+from tests.test_pipeline import make_pipeline  # noqa: E402
+from tests.test_smtp import SENDER, Recorder, free_port, plain, smtp_server  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_INBOX = ROOT / "demo" / "inbox"
+PASSWORD = "correct horse battery"
+CHROMIUM = "/usr/bin/chromium"
+
+PRICE_MISMATCH_PDF = "sample-0025.eml"  # Bergmann, a PDF, price_mismatch
+AMBIGUOUS = "sample-0041.eml"  # a plain-text order, ambiguous quantities
+CHANGE = "sample-0023.eml"  # a change request
+
+XSS = [
+    "<script>alert('subject')</script>",
+    "<img src=x onerror=alert('body')>",
+    '"><svg onload=alert("name")>',
+    "javascript:alert('value')",
+]
+
+
+@dataclass
+class Bench:
+    url: str
+    store: Store
+    orders: dict[str, int]  # demo file name -> order id
+    smtp: Recorder
+    db: ReviewDb
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        kwargs: dict = {"headless": True}
+        if os.path.exists(CHROMIUM):
+            kwargs["executable_path"] = CHROMIUM
+        if os.geteuid() == 0:
+            kwargs["args"] = ["--no-sandbox"]
+        browser = p.chromium.launch(**kwargs)
+        yield browser
+        browser.close()
+
+
+def hostile_message(store: Store) -> int:
+    """A message and order full of XSS payloads, stored as the pipeline stores one."""
+    raw = (
+        "From: Mallory <mallory@nordwind.de>\r\nTo: orders@kestrel-supply.example\r\n"
+        f"Subject: {XSS[0]} {XSS[1]}\r\nMessage-ID: <evil-1@nordwind.de>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        "--XX\r\nContent-Type: multipart/alternative; boundary=YY\r\n\r\n"
+        f"--YY\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain {XSS[1]} {XSS[0]}\r\n"
+        "--YY\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        f"<p>html</p>{XSS[0]}{XSS[1]}<a href=\"{XSS[3]}\">link</a><img src=\"http://127.0.0.1:9/pixel.gif\">"
+        "<style>body{background:url(http://127.0.0.1:9/x)}</style><iframe src=\"javascript:alert(1)\"></iframe>\r\n"
+        "--YY--\r\n"
+        f"--XX\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"{XSS[2]}.txt\"\r\n\r\n{XSS[1]}\r\n--XX--\r\n"
+    ).encode()
+    sha = hashlib.sha256(raw).hexdigest()
+    entry = store.record_message(message_id="<evil-1@nordwind.de>", sha256=sha, dedup_key=f"evil:{sha}", raw=raw, origin="test", name=f"{XSS[2]}.eml")
+    store.add_document(entry.id, f'{XSS[2]}.txt', "text/plain", XSS[1].encode())
+    evil = Provenance(f"attachment:{XSS[2]}.txt", page=1, bbox=(1, 2, 3, 4))
+    order = Order(
+        source="body",
+        customer_id=Field("C1001", 1.0),
+        po_number=Field(XSS[0], 0.5, evil),
+        notes=Field(XSS[3], 0.5),
+        lines=(OrderLine(sku=Field(XSS[1], 0.4), quantity=Field(Decimal(1), 0.4), text=XSS[2]),),
+        reasons=(Reason(ReasonCode.LOW_CONFIDENCE, XSS[0], field=XSS[2], expected=XSS[1], found=XSS[3]),),
+    )
+    (stored,) = store.save_outcome(entry.id, [(order, OrderState.NEEDS_REVIEW, XSS[0])], MessageStatus.NEEDS_REVIEW)
+    return stored.id
+
+
+@pytest.fixture
+def bench(tmp_path: Path, master) -> Iterator[Bench]:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in (PRICE_MISMATCH_PDF, AMBIGUOUS, CHANGE):
+        shutil.copy(DEMO_INBOX / name, inbox / name)
+    recorder = Recorder()
+    with Store.open(f"sqlite:///{tmp_path / 'store.db'}") as store, smtp_server(recorder) as smtp_port:
+        make_pipeline(store, master, inbox).run_once()
+        names = {store.message(o.ledger_id).name: o.id for o in store.orders()}
+        names["hostile"] = hostile_message(store)
+        db = ReviewDb.for_store(store)
+        accounts = Accounts(db, idle=__import__("datetime").timedelta(minutes=30))
+        accounts.add_user("hana", "handler", PASSWORD)
+        accounts.add_user("ole", "handler", PASSWORD)
+        accounts.add_user("sue", "supervisor", PASSWORD)
+        writer = ReplyWriter(Templates.load(), sender=SENDER, master=master)
+        mail = MailQueue(store, SmtpTransport(plain(smtp_port)), writer)
+        app = create_app(store, master, settings=ReviewSettings(), mail=mail)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "the workbench did not start"
+            time.sleep(0.02)
+        try:
+            yield Bench(f"http://127.0.0.1:{port}", store, names, recorder, db)
+        finally:
+            server.should_exit = True
+            thread.join(5)
+
+
+@pytest.fixture
+def watch() -> dict[str, list[str]]:
+    return {"dialogs": [], "errors": []}
+
+
+def new_page(browser: Browser, bench: Bench, watch: dict[str, list[str]] | None = None) -> Page:
+    page = browser.new_context().new_page()
+    if watch is not None:
+        def on_dialog(dialog) -> None:  # noqa: ANN001
+            watch["dialogs"].append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.on("console", lambda m: watch["errors"].append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: watch["errors"].append(str(e)))
+    return page
+
+
+def login(page: Page, bench: Bench, name: str = "hana") -> None:
+    page.goto(f"{bench.url}/orders/1")  # any page: without a session it sends us to log in
+    assert page.url.endswith("/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{bench.url}/")
+
+
+def csrf(page: Page) -> str:
+    return page.get_attribute("body", "data-csrf") or ""
+
+
+# --- the common path -----------------------------------------------------------------
+
+
+def test_a_handler_corrects_a_quantity_and_a_sku_and_approves(browser, bench, watch):
+    """
+    Given a PDF order flagged for a price mismatch
+    When a handler logs in, opens it from the queue with the keyboard, sees the PDF
+         page with the field boxes, corrects a quantity and a sku and approves
+    Then the order is ready with the handler as actor, the corrections are kept as
+         labelled examples with the PDF provenance, and the history shows it all
+    """
+    order_id = bench.orders[PRICE_MISMATCH_PDF]
+    page = new_page(browser, bench, watch)
+    login(page, bench)
+    assert page.locator("#queue tbody tr[data-href]").count() == 4
+    assert "price_mismatch" in page.inner_text(".reasons")
+    row = page.locator(f'#queue tr[data-href="/orders/{order_id}"]')
+    index = page.locator("#queue tbody tr[data-href]").evaluate_all(
+        f"(rows) => rows.findIndex(r => r.dataset.href === '/orders/{order_id}')"
+    )
+    for _ in range(index):
+        page.keyboard.press("j")
+    assert "selected" in (row.get_attribute("class") or "")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{bench.url}/orders/{order_id}")
+
+    page.wait_for_function("() => [...document.querySelectorAll('.page img')].every(i => i.complete && i.naturalWidth > 0)")
+    assert page.locator(".page img").count() >= 1
+    box = page.locator('.box[data-field="line-0-quantity"]')
+    assert box.count() == 1
+    page.hover("#line-0-quantity")
+    assert "hot" in (box.get_attribute("class") or "")
+    assert "price_mismatch" in page.inner_text("#reasons")
+
+    before = bench.store.get_order(order_id).order.lines[0]
+    page.fill("#line-0-quantity", "3")
+    page.fill("#line-0-sku", "ax-1523")
+    page.click("#save")
+    page.wait_for_url(f"{bench.url}/orders/{order_id}")
+    assert page.input_value("#line-0-quantity") == "3"
+    page.keyboard.press("a")
+    page.wait_for_url(f"{bench.url}/")
+
+    stored = bench.store.get_order(order_id)
+    assert stored.state is OrderState.READY
+    assert stored.order.lines[0].quantity.value == Decimal(3)
+    assert stored.order.lines[0].sku.value == "AX-1523"
+    last = bench.store.events(Entity.ORDER, order_id)[-1]
+    assert (last.actor, last.to_state) == ("handler:hana", OrderState.READY)
+    assert "price_mismatch" in (last.reason or "")
+    examples = {c.field: c for c in Corrections(bench.db).all(order_id)}
+    quantity = examples["lines[0].quantity"]
+    assert (quantity.wrong, quantity.right, quantity.user) == (str(before.quantity.value), "3", "hana")
+    assert quantity.document == "BE_4510060699_20261109.pdf"
+    assert quantity.provenance["page"] == 1 and len(quantity.provenance["bbox"]) == 4
+    assert (examples["lines[0].sku"].wrong, examples["lines[0].sku"].right) == (before.sku.value, "AX-1523")
+    actions = [a.action for a in Audit(bench.db).entries(order_id)]
+    assert actions[:1] == ["view"] and "edit" in actions and actions[-1] == "approve"
+
+    page.goto(f"{bench.url}/orders/{order_id}/history")
+    history = page.inner_text("#history-table")
+    assert "handler:hana" in history and "lines[0].quantity" in history and "needs_review → ready" in history
+    assert watch == {"dialogs": [], "errors": []}
+
+    if os.environ.get("ORDERBOT_SCREENSHOTS"):
+        page.set_viewport_size({"width": 1400, "height": 900})
+        page.goto(f"{bench.url}/")
+        page.screenshot(path=str(ROOT / "docs" / "review-queue.png"))
+        other = bench.orders[AMBIGUOUS]
+        page.goto(f"{bench.url}/orders/{bench.orders[CHANGE]}")
+        page.goto(f"{bench.url}/orders/{other}")
+        page.screenshot(path=str(ROOT / "docs" / "review-detail.png"), full_page=False)
+
+
+def test_a_pdf_detail_screenshot(browser, bench):
+    """Given a PDF order in review, when a handler opens it, then the page and its boxes are shown
+    (kept as docs/review-detail.png when ORDERBOT_SCREENSHOTS is set)."""
+    page = new_page(browser, bench)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    login(page, bench)
+    if os.environ.get("ORDERBOT_SCREENSHOTS"):
+        page.screenshot(path=str(ROOT / "docs" / "review-queue.png"))
+    page.goto(f"{bench.url}/orders/{bench.orders[PRICE_MISMATCH_PDF]}")
+    page.wait_for_function("() => [...document.querySelectorAll('.page img')].every(i => i.complete && i.naturalWidth > 0)")
+    page.hover("#line-1-quantity")
+    assert page.locator(".box.hot").count() == 1
+    if os.environ.get("ORDERBOT_SCREENSHOTS"):
+        page.screenshot(path=str(ROOT / "docs" / "review-detail.png"))
+
+
+def test_a_handler_rejects_with_a_reason(browser, bench):
+    """Given an order in review, when a handler rejects it with a reason, then it is rejected with that reason and actor."""
+    order_id = bench.orders[AMBIGUOUS]
+    page = new_page(browser, bench)
+    login(page, bench)
+    page.goto(f"{bench.url}/orders/{order_id}")
+    page.keyboard.press("r")
+    assert page.evaluate("document.activeElement.id") == "reject-reason"
+    page.keyboard.type("customer cancelled by phone")
+    page.click("#reject button")
+    page.wait_for_url(f"{bench.url}/")
+    stored = bench.store.get_order(order_id)
+    assert stored.state is OrderState.REJECTED
+    last = bench.store.events(Entity.ORDER, order_id)[-1]
+    assert (last.actor, last.reason) == ("handler:hana", "customer cancelled by phone")
+
+
+def test_asking_the_customer_sends_one_threaded_clarification(browser, bench):
+    """
+    Given an order with ambiguous quantities and a real SMTP server
+    When the handler asks the customer (twice)
+    Then one clarification email arrives, addressed to the sender, threaded to their
+         message, naming the unclear lines; the order waits in review
+    """
+    order_id = bench.orders[AMBIGUOUS]
+    page = new_page(browser, bench)
+    login(page, bench)
+    for _ in range(2):
+        page.goto(f"{bench.url}/orders/{order_id}")
+        page.click("#ask button")
+        page.wait_for_url(f"{bench.url}/")
+    assert len(bench.smtp.received) == 1
+    received = bench.smtp.received[0]
+    assert received.rcpt_tos == ["anna.smith@pennine-engineering.com"]
+    sent = email.message_from_bytes(received.data, policy=email.policy.default)
+    original = email.message_from_bytes((DEMO_INBOX / AMBIGUOUS).read_bytes(), policy=email.policy.default)
+    assert sent["In-Reply-To"] == original["Message-ID"]
+    assert bench.store.get_order(order_id).state is OrderState.NEEDS_REVIEW
+    assert any(e.actor == "handler:hana" and "clarification" in (e.reason or "") for e in bench.store.events(Entity.ORDER, order_id))
+
+
+def test_a_change_request_is_declined_and_a_duplicate_is_marked(browser, bench):
+    """Given a change request and another order, when the handler declines the first
+    and marks the second a duplicate, then both are rejected with those reasons."""
+    page = new_page(browser, bench)
+    login(page, bench)
+    change = bench.orders[CHANGE]
+    page.goto(f"{bench.url}/orders/{change}")
+    assert page.locator("#approve").count() == 0
+    page.fill("#decline input[name=reason]", "already shipped")
+    page.click("#decline button")
+    page.wait_for_url(f"{bench.url}/")
+    assert bench.store.get_order(change).state is OrderState.REJECTED
+    assert bench.store.events(Entity.ORDER, change)[-1].reason == "request declined: already shipped"
+
+    dup = bench.orders[AMBIGUOUS]
+    page.goto(f"{bench.url}/orders/{dup}")
+    page.fill("#duplicate input[name=original]", str(bench.orders[PRICE_MISMATCH_PDF]))
+    page.click("#duplicate button")
+    page.wait_for_url(f"{bench.url}/")
+    assert bench.store.events(Entity.ORDER, dup)[-1].reason == f"duplicate of order {bench.orders[PRICE_MISMATCH_PDF]}"
+
+
+# --- security ---------------------------------------------------------------------------
+
+
+def test_xss_payloads_never_run(browser, bench, watch):
+    """
+    Given a message with script payloads in its subject, HTML body, attachment name
+         and extracted values
+    When a handler views the queue, the order and its history
+    Then no dialog opens, no console error appears, no remote image is fetched, the
+         HTML is in a sandboxed iframe and every response carries the CSP
+    """
+    order_id = bench.orders["hostile"]
+    page = new_page(browser, bench, watch)
+    remote: list[str] = []
+    page.on("request", lambda r: remote.append(r.url) if not r.url.startswith((bench.url, "data:", "about:")) else None)
+    login(page, bench)
+    response = page.goto(f"{bench.url}/orders/{order_id}")
+    assert response is not None
+    assert "script-src" not in response.headers["content-security-policy"]
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    assert XSS[0] in page.inner_text("#mail-subject")
+    assert XSS[1] in page.inner_text("#mail-text")
+    assert page.input_value("#f-po_number") == XSS[0]
+    iframe = page.locator("iframe.html")
+    assert iframe.get_attribute("sandbox") == ""
+    srcdoc = iframe.get_attribute("srcdoc") or ""
+    assert "<script" not in srcdoc and "onerror" not in srcdoc and "javascript:" not in srcdoc and "9/pixel" not in srcdoc
+    page.hover("#f-po_number")
+    page.goto(f"{bench.url}/orders/{order_id}/history")
+    page.goto(f"{bench.url}/")
+    page.wait_for_timeout(300)
+    assert watch == {"dialogs": [], "errors": []}
+    assert remote == []
+
+
+def test_a_change_without_the_csrf_token_is_refused(browser, bench):
+    """Given a logged-in handler holding an order, when a POST comes without (or with a wrong) CSRF token, then 403 and nothing changes."""
+    order_id = bench.orders[AMBIGUOUS]
+    page = new_page(browser, bench)
+    login(page, bench)
+    page.goto(f"{bench.url}/orders/{order_id}")
+    assert page.request.post(f"{bench.url}/orders/{order_id}/approve", form={}).status == 403
+    assert page.request.post(f"{bench.url}/orders/{order_id}/reject", form={"csrf": "forged", "reason": "x"}).status == 403
+    assert page.request.get(f"{bench.url}/orders/{order_id}/approve").status == 405  # changes only by POST
+    assert bench.store.get_order(order_id).state is OrderState.NEEDS_REVIEW
+    ok = page.request.post(f"{bench.url}/orders/{order_id}/reject", form={"csrf": csrf(page), "reason": "test"}, max_redirects=0)
+    assert ok.status == 303
+    assert bench.store.get_order(order_id).state is OrderState.REJECTED
+
+
+def test_a_handler_cannot_act_on_an_order_locked_by_another(browser, bench):
+    """
+    Given handler hana has an order open
+    When handler ole opens it and tries to approve it
+    Then ole sees "locked by hana" without action buttons and the approval is refused;
+         a supervisor may take it over
+    """
+    order_id = bench.orders[PRICE_MISMATCH_PDF]
+    hana = new_page(browser, bench)
+    login(hana, bench, "hana")
+    hana.goto(f"{bench.url}/orders/{order_id}")
+    ole = new_page(browser, bench)
+    login(ole, bench, "ole")
+    ole.goto(f"{bench.url}/orders/{order_id}")
+    assert "Locked by hana" in ole.inner_text("#locked")
+    assert ole.locator("#approve").count() == 0
+    assert ole.locator("#save").is_disabled()
+    refused = ole.request.post(f"{bench.url}/orders/{order_id}/approve", form={"csrf": csrf(ole)})
+    assert refused.status == 403 and "locked by hana" in refused.text()
+    assert ole.locator("text=Take over").count() == 0
+    assert bench.store.get_order(order_id).state is OrderState.NEEDS_REVIEW
+
+    sue = new_page(browser, bench)
+    login(sue, bench, "sue")
+    sue.goto(f"{bench.url}/orders/{order_id}")
+    sue.click("text=Take over")
+    sue.wait_for_url(f"{bench.url}/orders/{order_id}")
+    sue.click("#approve button")
+    sue.wait_for_url(f"{bench.url}/")
+    assert bench.store.events(Entity.ORDER, order_id)[-1].actor == "handler:sue"
+
+
+def test_logging_out_ends_the_session(browser, bench):
+    """Given a logged-in handler, when they log out, then their old cookie opens nothing."""
+    page = new_page(browser, bench)
+    login(page, bench)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "orderbot_review")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
+    old_csrf = csrf(page)
+    page.click("#logout")
+    page.wait_for_url(f"{bench.url}/login")
+    other = browser.new_context()
+    other.add_cookies([cookie])
+    again = other.new_page()
+    again.goto(f"{bench.url}/")
+    assert again.url.endswith("/login")
+    order_id = bench.orders[AMBIGUOUS]
+    response = again.request.post(f"{bench.url}/orders/{order_id}/approve", form={"csrf": old_csrf})
+    assert response.status == 401
+    assert bench.store.get_order(order_id).state is OrderState.NEEDS_REVIEW
