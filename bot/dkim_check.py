@@ -70,9 +70,9 @@ def verify_signatures(data: bytes, dns: TxtLookup | None = None) -> tuple[DkimRe
         verifier = dkim.DKIM(data, timeout=DNS_TIMEOUT_SECONDS)
         try:
             ok = verifier.verify(idx=idx, dnsfunc=lookup)
-        except dkim.DKIMException as exc:
+        except dkim.DKIMException as exc:  # a body hash mismatch, a malformed signature
             domain = verifier.domain.decode("ascii", "replace").lower() if verifier.domain else None
-            results.append(DkimResult(domain, DkimStatus.FAIL, f"malformed: {exc}"))
+            results.append(DkimResult(domain, DkimStatus.FAIL, f"signature does not verify: {exc}"))
             continue
         domain = verifier.domain.decode("ascii", "replace").lower() if verifier.domain else None
         if ok:
