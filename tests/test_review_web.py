@@ -212,9 +212,16 @@ def test_a_handler_corrects_a_quantity_and_a_sku_and_approves(browser, bench, wa
     before = bench.store.get_order(order_id).order.lines[0]
     page.fill("#line-0-quantity", "3")
     page.fill("#line-0-sku", "ax-1523")
-    page.click("#save")
-    page.wait_for_url(f"{bench.url}/orders/{order_id}")
+    page.evaluate("document.querySelector('.source').scrollTop = 200")
+    page.click("#save")  # a partial update: only the fields are replaced
+    page.wait_for_function("() => document.getElementById('flash').textContent.startsWith('Saved')")
+    assert page.inner_text("#flash") == "Saved: lines[0].sku, lines[0].quantity."
+    assert page.evaluate("document.querySelector('.source').scrollTop") == 200
     assert page.input_value("#line-0-quantity") == "3"
+    assert "100%" in page.inner_text('td[data-field="line-0-quantity"]')
+    page.hover("#f-po_number")
+    page.hover("#line-0-quantity")  # the fresh fields are linked to the boxes again
+    assert "hot" in (box.get_attribute("class") or "")
     page.keyboard.press("a")
     page.wait_for_url(f"{bench.url}/")
 

@@ -24,7 +24,7 @@ from bot.model import OrderState, ReasonCode
 from bot.outgoing import MailQueue
 from bot.review.audit import Audit
 from bot.review.auth import User
-from bot.review.corrections import Corrections, apply_edits, text
+from bot.review.corrections import Change, Corrections, apply_edits, text
 from bot.review.locks import Locks
 from bot.store import OutgoingMail, Store, StoredOrder
 from connectors.masterdata import MasterData
@@ -69,18 +69,19 @@ class Workbench:
 
     # --- actions ---------------------------------------------------------------
 
-    def edit(self, user: User, order_id: int, form: Mapping[str, str]) -> StoredOrder:
+    def edit(self, user: User, order_id: int, form: Mapping[str, str]) -> list[Change]:
+        """Apply the form's corrections; returns what changed (nothing: no write)."""
         stored = self.hold(user, order_id)
         order, changes = apply_edits(stored.order, form, user=user.name, master=self.master)
         if not changes:
-            return stored
+            return changes
         fields = ", ".join(c.field for c in changes)
-        updated = self.store.update_order(order_id, order, actor=user.actor, reason=f"corrected {fields}")
+        self.store.update_order(order_id, order, actor=user.actor, reason=f"corrected {fields}")
         self.corrections.record(user.name, stored, changes)
         self.audit.record_many(
             user.name, "edit", order_id, [(c.field, _shown(c.before.value), _shown(c.after.value)) for c in changes]
         )
-        return updated
+        return changes
 
     def approve(self, user: User, order_id: int) -> StoredOrder:
         stored = self.hold(user, order_id)

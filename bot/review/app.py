@@ -270,13 +270,13 @@ def create_app(
             session, form = await posted(request)
             order_id = request.path_params["order_id"]
             try:
-                handler(session, order_id, form)
+                done = handler(session, order_id, form)
             except Refused as exc:
                 return page(request, "error.html", exc.status, message=str(exc), order_id=order_id)
             except (EditError, InvalidTransition, ValueError, OrderbotError) as exc:
                 return page(request, "error.html", 409, message=str(exc), order_id=order_id)
             if request.headers.get("x-requested-with") == "fetch":
-                return JSONResponse({"ok": True})
+                return JSONResponse({"ok": True, "message": done if isinstance(done, str) else "Done."})
             return back_to(order_id if form.get("stay") else None)
 
         return endpoint
@@ -285,8 +285,9 @@ def create_app(
         value = form.get(key)
         return value if isinstance(value, str) else ""
 
-    def edit(s: Session, order_id: int, form: FormData) -> None:
-        bench.edit(s.user, order_id, {k: v for k, v in form.items() if isinstance(v, str)})
+    def edit(s: Session, order_id: int, form: FormData) -> str:
+        changes = bench.edit(s.user, order_id, {k: v for k, v in form.items() if isinstance(v, str)})
+        return f"Saved: {', '.join(c.field for c in changes)}." if changes else "Nothing changed."
 
     def release(s: Session, order_id: int, form: FormData) -> None:
         bench.locks.release(order_id, s.user.name)

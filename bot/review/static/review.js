@@ -22,8 +22,8 @@
     });
   }
 
-  function linkFields() {
-    document.querySelectorAll("[data-field]").forEach(function (el) {
+  function linkFields(root) {
+    root.querySelectorAll("[data-field]").forEach(function (el) {
       var field = el.dataset.field;
       el.addEventListener("mouseenter", function () { highlight(field, true); });
       el.addEventListener("mouseleave", function () { highlight(field, false); });
@@ -69,9 +69,9 @@
   }
 
   // Suggestions from master data: /api/suggest fills the input's datalist.
-  function suggestions() {
+  function suggestions(root) {
     var customer = document.getElementById("f-customer_id");
-    document.querySelectorAll("input[data-suggest]").forEach(function (input) {
+    root.querySelectorAll("input[data-suggest]").forEach(function (input) {
       var list = document.getElementById(input.getAttribute("list"));
       if (!list) return;
       var timer = null;
@@ -96,11 +96,63 @@
     });
   }
 
+  // Partial update (what htmx's hx-post + hx-select do): a form marked
+  // data-partial="SELECTOR" is posted with fetch, and on success only the
+  // element SELECTOR is replaced by its fresh copy from the current page, so
+  // the source panel (the PDF, its scroll position) stays as it is.
+  function partialForms(root) {
+    root.querySelectorAll("form[data-partial]").forEach(function (form) {
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        var target = form.dataset.partial;
+        var flash = document.getElementById("flash");
+        fetch(form.action, {
+          method: "POST",
+          body: new FormData(form),
+          credentials: "same-origin",
+          headers: { "X-Requested-With": "fetch" },
+        }).then(function (r) {
+          if (r.ok) return r.json().then(function (body) { return refresh(target, body.message || "Saved."); });
+          return r.text().then(function (html) {
+            var doc = new DOMParser().parseFromString(html, "text/html");
+            var problem = doc.getElementById("problem");
+            show(flash, problem ? problem.textContent : "Not saved (" + r.status + ").", true);
+          });
+        }).catch(function () { show(flash, "Not saved: the workbench did not answer.", true); });
+      });
+    });
+  }
+
+  function show(flash, message, bad) {
+    if (!flash) return;
+    flash.textContent = message; // text, never HTML
+    flash.classList.toggle("error", !!bad);
+  }
+
+  function refresh(selector, message) {
+    return fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (r) { return r.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(selector);
+        var old = document.querySelector(selector);
+        if (fresh && old) {
+          old.replaceWith(fresh);
+          bind(fresh);
+        }
+        show(document.getElementById("flash"), message, false);
+      });
+  }
+
+  function bind(root) {
+    linkFields(root);
+    suggestions(root);
+    partialForms(root);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     placeBoxes();
-    linkFields();
     queueKeys();
     detailKeys();
-    suggestions();
+    bind(document);
   });
 })();
