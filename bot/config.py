@@ -193,6 +193,33 @@ class ReviewSettings(_Section):
     )
 
 
+class PortalSettings(_Section):
+    """The order-entry portal orders are keyed into (``bot.keying``), driven by a recipe."""
+
+    recipe: Path = Field(description="The portal's recipe, e.g. config/portals/demo.yaml.")
+    base_url: str = Field(description="Where the portal is, e.g. https://orders.example.com (navigation stays on its origin).")
+    username: str
+    password: SecretStr = Field(description='The portal password, as {"$env": NAME} or {"$file": path}.')
+    workers: int = Field(1, gt=0, le=32, description="Browser contexts keying in parallel (each its own portal session).")
+    timeout_seconds: float = Field(15.0, gt=0, description="Longest wait for one page or element.")
+    retry_first_seconds: float = Field(30.0, ge=0, description="Pause before keying again after a transient failure; doubled per attempt.")
+    retry_max_seconds: float = Field(900.0, ge=0, description="Longest pause between two keying attempts.")
+    max_attempts: int = Field(5, gt=0, description="An order still not keyed after this many attempts fails, for a person.")
+    stale_after_seconds: float = Field(
+        120.0, ge=0, description="An attempt without outcome this old belongs to a dead worker and is reconciled by searching."
+    )
+    trace_on_failure: bool = Field(True, description="Keep a screenshot and a Playwright trace with an order whose keying failed.")
+    artifacts_keep_days: float = Field(14.0, gt=0, description="Screenshots and traces (they hold session cookies) are deleted after this.")
+    headless: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        return url.rstrip("/")
+
+
 class Settings(_Section):
     data_dir: Path = Field(Path("data"), description="Where the SQLite store and the outbox live.")
     store: StoreSettings = StoreSettings()
@@ -203,6 +230,7 @@ class Settings(_Section):
     extraction: ExtractionSettings = ExtractionSettings()
     smtp: SmtpSettings | None = Field(None, description="Outgoing mail server; without it, mail goes to the outbox folder.")
     review: ReviewSettings = ReviewSettings()
+    portal: PortalSettings | None = Field(None, description="The order-entry portal; without it, clean orders stay ready.")
     today: date | None = Field(None, description="Fix the reference date for date checks (tests, replays).")
     max_message_bytes: int = Field(
         25_000_000, gt=0, description="Messages larger than this are recorded and sent to review, not parsed."
@@ -256,7 +284,7 @@ def _resolve_secrets(node: Any, *, path: str, key: str, base: Path, environ: Map
     return node
 
 
-_PATH_KEYS = {"data_dir", "path", "token_file", "ca_file", "templates_dir"}
+_PATH_KEYS = {"data_dir", "path", "token_file", "ca_file", "templates_dir", "recipe"}
 
 
 def _anchor_paths(node: Any, base: Path) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.config import FolderSourceSettings, OAuth2Auth, Settings
+from bot.keying import KeyingPolicy, PortalFactory
 from bot.outgoing import MailQueue, RetryPolicy
 from bot.pipeline import Pipeline
 from bot.rule_config import load_rule_settings
@@ -57,6 +58,34 @@ def build_mail_queue(settings: Settings, store: Store, master: MasterData) -> Ma
 def build_templates(settings: Settings) -> TemplateSet:
     """The per-customer extraction templates, validated: a bad one stops the bot here."""
     return load_templates(settings.extraction.templates_dir)
+
+
+def build_keying(settings: Settings) -> tuple[PortalFactory, KeyingPolicy] | None:
+    """The portal sessions keying uses, and how: the recipe is checked here, so a
+    bad recipe stops the bot at start. None when no portal is configured."""
+    portal = settings.portal
+    if portal is None:
+        return None
+    from connectors.portal.playwright_portal import PlaywrightPortal, PortalSession
+    from connectors.portal.recipe import load_recipe
+
+    recipe = load_recipe(portal.recipe)
+    session = PortalSession(
+        base_url=portal.base_url,
+        username=portal.username,
+        password=portal.password.get_secret_value(),
+        timeout_ms=portal.timeout_seconds * 1000,
+        trace_on_failure=portal.trace_on_failure,
+        headless=portal.headless,
+    )
+    policy = KeyingPolicy(
+        workers=portal.workers,
+        first_retry_seconds=portal.retry_first_seconds,
+        max_retry_seconds=portal.retry_max_seconds,
+        max_attempts=portal.max_attempts,
+        stale_after_seconds=portal.stale_after_seconds,
+    )
+    return (lambda: PlaywrightPortal(recipe, session).open()), policy
 
 
 def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
