@@ -118,7 +118,7 @@ class MessageProcessor:
         duplicates: DuplicateIndex | None = None,
         open_order_value: Callable[[str], Amounts | Decimal] = lambda customer_id: Amounts(),
         quantity_history: Callable[[str, str], Sequence[Decimal]] = lambda customer_id, sku: (),
-        find_earlier: FindEarlier = lambda customer_id, po: None,
+        find_earlier: FindEarlier | None = None,
         sender_seen: Callable[[str, str], bool] = lambda customer_id, sender: True,
         dkim_dns: TxtLookup | None = None,
         rule_settings: RuleSettings = RuleSettings(),
@@ -134,8 +134,9 @@ class MessageProcessor:
         self.find_earlier_in_store = find_earlier
         self.sender_seen = sender_seen
         self.dkim_dns = dkim_dns
-        # Orders of this run by (customer, normalised PO), for changes that follow them.
-        self.run_orders: dict[tuple[str, str], Order] = {}
+        # Without a store, the orders of this run by (customer, normalised PO), for the
+        # changes that follow them (``orderbot extract``); a store holds them itself.
+        self.run_orders: dict[tuple[str, str], Order] | None = {} if find_earlier is None else None
         self.rule_settings = rule_settings
         self.rules = rules
         self.catalogue = Catalogue.build(master)
@@ -167,11 +168,12 @@ class MessageProcessor:
         return tuple(resolve_order(order, message, self.master, self.catalogue, texts) for order in extraction.orders)
 
     def find_earlier(self, customer_id: str, po_number: str) -> EarlierOrder | None:
-        """The order a change or cancellation refers to: in the store, else earlier in this run."""
-        found = self.find_earlier_in_store(customer_id, po_number)
-        if found is None and (order := self.run_orders.get((customer_id, normalise_po(po_number)))) is not None:
-            found = EarlierOrder(order)
-        return found
+        """The order a change or cancellation refers to: in the store, or without one
+        earlier in this run."""
+        if self.find_earlier_in_store is not None:
+            return self.find_earlier_in_store(customer_id, po_number)
+        order = self.run_orders.get((customer_id, normalise_po(po_number))) if self.run_orders is not None else None
+        return EarlierOrder(order) if order is not None else None
 
     def validate(
         self,
@@ -202,7 +204,7 @@ class MessageProcessor:
                 )
                 order = validate(order, ctx, self.rules)
                 self.duplicates.remember(order)
-                if order.customer_id.present and order.po_number.present:
+                if self.run_orders is not None and order.customer_id.present and order.po_number.present:
                     self.run_orders.setdefault((order.customer_id.value, normalise_po(order.po_number.value)), order)
             orders.append(order)
         return tuple(orders)

@@ -136,3 +136,18 @@ def test_a_cancellation_through_the_pipeline_is_linked_to_the_stored_order(store
     unlinked = requests["CX-9999"].order
     assert unlinked.linked_order_id is None
     assert any("no earlier order PO CX-9999 from C1001 in the store" in r.message for r in unlinked.reasons)
+
+
+def test_without_a_store_a_request_is_linked_to_an_order_earlier_in_the_run(master):
+    """Given `orderbot extract` (no store), when an order and then its cancellation
+    come in one run, then the cancellation names the earlier order of the run."""
+    from bot.model import RawMessage
+    from bot.processing import MessageProcessor
+    from tests.test_pipeline import TODAY
+
+    processor = MessageProcessor(master, today=TODAY)
+    processor.process(RawMessage(body_order("CX-5100"), "test", "1.eml"))
+    decided = processor.process(RawMessage(cancellation("CX-5100"), "test", "2.eml"))
+    (request,) = decided.extraction.orders
+    (reason,) = [r for r in request.reasons if r.code is ReasonCode.CANCELLATION_REQUEST]
+    assert reason.expected == "an order earlier in this run" and request.linked_order_id is None
