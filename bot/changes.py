@@ -14,7 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from bot.model import Address, MessageKind, Order, OrderLine, OrderState, Reason, ReasonCode
+from bot.model import (
+    Address,
+    MessageKind,
+    Order,
+    OrderLine,
+    OrderState,
+    Reason,
+    ReasonCode,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ from bot.model import (
     Reason,
     ReasonCode,
 )
-from bot.resolve import Catalogue, CustomerMatch, customer_country, resolve_order
 from bot.money import Amounts
+from bot.resolve import Catalogue, CustomerMatch, customer_country, resolve_order
 from bot.rules import RULES, Rule, RuleContext, RuleSettings, validate
 from connectors.masterdata import Customer, MasterData
 from extractors.context import ExtractionContext
@@ -90,7 +90,7 @@ def parse(raw: RawMessage) -> Message:
 @cache
 def _priority_goods() -> re.Pattern[str]:
     words = sorted({str(w) for w in text_vocabulary().get("priority_goods", [])}, key=len, reverse=True)
-    return re.compile(r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in words) + r")(?![^\W\d_])", re.I)
+    return re.compile(r"(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in words) + r")(?![^\W\d_])", re.IGNORECASE)
 
 
 def urgency_priority(order: Order, master: MasterData | None = None) -> int:

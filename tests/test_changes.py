@@ -9,7 +9,16 @@ from email.message import EmailMessage
 import pytest
 
 from bot.changes import EarlierOrder, link_request, order_difference
-from bot.model import Address, Field, MessageKind, Order, OrderLine, OrderState, Reason, ReasonCode
+from bot.model import (
+    Address,
+    Field,
+    MessageKind,
+    Order,
+    OrderLine,
+    OrderState,
+    Reason,
+    ReasonCode,
+)
 from bot.store import codec
 from tests.test_pipeline import body_order, inbox, make_pipeline, store  # noqa: F401 - fixtures
 
@@ -116,7 +125,7 @@ def cancellation(po_number: str) -> bytes:
     return message.as_bytes()
 
 
-def test_a_cancellation_through_the_pipeline_is_linked_to_the_stored_order(store, master, inbox, tmp_path):
+def test_a_cancellation_through_the_pipeline_is_linked_to_the_stored_order(store, master, inbox, tmp_path):  # noqa: F811
     """Given an order PO CX-4711 in the store, when the customer's cancellation of it
     comes in, then the cancellation goes to review linked to that order (id and state)."""
     (inbox / "1.eml").write_bytes(body_order("CX-4711"))

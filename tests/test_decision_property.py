@@ -16,10 +16,25 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.model import ALWAYS_BLOCKING, Address, Field, Order, OrderLine, OrderState, Reason, ReasonCode
+from bot.model import (
+    ALWAYS_BLOCKING,
+    Address,
+    Field,
+    Order,
+    OrderLine,
+    OrderState,
+    Reason,
+    ReasonCode,
+)
 from bot.processing import MessageProcessor
 from bot.resolve import CustomerMatch
-from bot.rules import REQUIRED_CONFIDENT, REQUIRED_CONFIDENT_LINE, RuleContext, RuleSettings, validate
+from bot.rules import (
+    REQUIRED_CONFIDENT,
+    REQUIRED_CONFIDENT_LINE,
+    RuleContext,
+    RuleSettings,
+    validate,
+)
 from connectors.masterdata import CsvMasterData
 from tests.conftest import DEMO_MASTER_DATA
 

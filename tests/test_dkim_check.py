@@ -16,7 +16,7 @@ from bot.dkim_check import DkimStatus, verify_signatures
 from bot.model import OrderState, RawMessage, ReasonCode
 from bot.processing import MessageProcessor, parse
 from bot.resolve import CustomerMatch
-from bot.rules import RuleContext, RuleSettings, validate
+from bot.rules import RuleContext, RuleSettings
 from bot.sender_checks import dkim_signatures
 from tests.test_pipeline import TODAY, body_order
 from tests.test_rules import order

@@ -12,7 +12,16 @@ from decimal import Decimal
 import pytest
 
 from bot.extraction_json import order_from_json, order_to_json
-from bot.model import ALWAYS_BLOCKING, Backorder, Field, MessageStatus, Order, OrderState, Reason, ReasonCode
+from bot.model import (
+    ALWAYS_BLOCKING,
+    Backorder,
+    Field,
+    MessageStatus,
+    Order,
+    OrderState,
+    Reason,
+    ReasonCode,
+)
 from bot.money import Amounts, MissingRate, RateTable
 from bot.processing import MessageProcessor
 from bot.resolve import CustomerMatch
