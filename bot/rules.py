@@ -344,11 +344,13 @@ def stock(order: Order, ctx: RuleContext) -> Iterable[Reason]:
 UNKNOWN_CURRENCY = "unknown currency"
 
 
-def order_value(order: Order, master: MasterData) -> Amounts:
+def order_value(order: Order, master: MasterData, customer_currency: str | None = None) -> Amounts:
     """The order's value per currency: a stated price in the order's currency (else
     the customer's), a line without one at the list price in the product's currency."""
-    customer = master.customer(order.customer_id.value) if order.customer_id.present else None
-    stated_in = order.currency.value or (customer.currency if customer else None) or UNKNOWN_CURRENCY
+    if customer_currency is None and order.customer_id.present:
+        customer = master.customer(order.customer_id.value)
+        customer_currency = customer.currency if customer else None
+    stated_in = order.currency.value or customer_currency or UNKNOWN_CURRENCY
     parts: list[tuple[str, Decimal]] = []
     for line in order.lines:
         product = master.product(line.sku.value) if line.sku.present else None
@@ -372,7 +374,7 @@ def credit(order: Order, ctx: RuleContext) -> Iterable[Reason]:
     open_value = ctx.open_order_value(customer.customer_id)
     if not isinstance(open_value, Amounts):
         open_value = Amounts.of([(customer.currency, open_value)])
-    amounts = open_value + order_value(order, ctx.master)
+    amounts = open_value + order_value(order, ctx.master, customer.currency)
     try:
         exposure = RateTable(ctx.settings.exchange_rates).convert(amounts, customer.currency)
     except MissingRate as missing:

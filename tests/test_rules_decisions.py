@@ -181,6 +181,8 @@ def test_order_value_keeps_currencies_apart(master):
     assert dict(order_value(o, master)) == {"GBP": Decimal("40.00"), "EUR": Decimal("12.90")}
     no_currency = pennine(line(qty="2", price="20.00"), currency=None)
     assert dict(order_value(no_currency, master)) == {"GBP": Decimal("40.00")}, "the customer's currency when none is stated"
+    unnamed = replace(no_currency, customer_id=Field(None))
+    assert dict(order_value(unnamed, master, "GBP")) == {"GBP": Decimal("40.00")}, "the resolved customer's, given"
 
 
 @pytest.mark.parametrize(
