@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -110,22 +111,33 @@ def hostile_message(store: Store) -> int:
     return stored.id
 
 
-@pytest.fixture
-def bench(tmp_path: Path, master) -> Iterator[Bench]:
-    inbox = tmp_path / "inbox"
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory, master) -> tuple[Path, dict[str, int]]:
+    """A store the real pipeline filled from demo messages, plus the hostile one and
+    three accounts; made once, copied for each test."""
+    root = tmp_path_factory.mktemp("seed")
+    inbox = root / "inbox"
     inbox.mkdir()
     for name in (PRICE_MISMATCH_PDF, AMBIGUOUS, CHANGE):
         shutil.copy(DEMO_INBOX / name, inbox / name)
-    recorder = Recorder()
-    with Store.open(f"sqlite:///{tmp_path / 'store.db'}") as store, smtp_server(recorder) as smtp_port:
+    with Store.open(f"sqlite:///{root / 'store.db'}") as store:
         make_pipeline(store, master, inbox).run_once()
         names = {store.message(o.ledger_id).name: o.id for o in store.orders()}
         names["hostile"] = hostile_message(store)
-        db = ReviewDb.for_store(store)
-        accounts = Accounts(db, idle=__import__("datetime").timedelta(minutes=30))
+        accounts = Accounts(ReviewDb.for_store(store), idle=timedelta(minutes=30))
         accounts.add_user("hana", "handler", PASSWORD)
         accounts.add_user("ole", "handler", PASSWORD)
         accounts.add_user("sue", "supervisor", PASSWORD)
+    return root / "store.db", names
+
+
+@pytest.fixture
+def bench(tmp_path: Path, master, seeded) -> Iterator[Bench]:
+    template, names = seeded
+    shutil.copy(template, tmp_path / "store.db")  # closed: its WAL is checkpointed into the file
+    recorder = Recorder()
+    with Store.open(f"sqlite:///{tmp_path / 'store.db'}") as store, smtp_server(recorder) as smtp_port:
+        db = ReviewDb.for_store(store)
         writer = ReplyWriter(Templates.load(), sender=SENDER, master=master)
         mail = MailQueue(store, SmtpTransport(plain(smtp_port)), writer)
         app = create_app(store, master, settings=ReviewSettings(), mail=mail)
@@ -435,3 +447,22 @@ def test_logging_out_ends_the_session(browser, bench):
     response = again.request.post(f"{bench.url}/orders/{order_id}/approve", form={"csrf": old_csrf})
     assert response.status == 401
     assert bench.store.get_order(order_id).state is OrderState.NEEDS_REVIEW
+
+
+def test_an_order_without_a_quantity_cannot_be_approved_until_corrected(browser, bench):
+    """Given an order with a line whose quantity could not be read, when the handler approves
+    it, then it is refused naming the line; once the quantity is corrected it is approved."""
+    order_id = bench.orders[AMBIGUOUS]
+    page = new_page(browser, bench)
+    login(page, bench)
+    page.goto(f"{bench.url}/orders/{order_id}")
+    page.click("#approve button")
+    assert "line 1 has no sku or quantity" in page.inner_text("#problem")
+    assert bench.store.get_order(order_id).state is OrderState.NEEDS_REVIEW
+    page.goto(f"{bench.url}/orders/{order_id}")
+    page.fill("#line-0-quantity", "12")
+    page.click("#save")
+    page.wait_for_function("() => document.getElementById('flash').textContent.startsWith('Saved')")
+    page.click("#approve button")
+    page.wait_for_url(f"{bench.url}/")
+    assert bench.store.get_order(order_id).state is OrderState.READY

@@ -87,6 +87,9 @@ class Workbench:
         stored = self.hold(user, order_id)
         if set(stored.order.reason_codes) & REQUEST_CODES:
             raise Refused("a change or cancellation request is applied or declined, not approved")
+        missing = unkeyable(stored)
+        if missing:
+            raise Refused(f"cannot approve order {order_id}: {'; '.join(missing)}. Correct it first, or ask the customer.")
         accepted = ", ".join(stored.order.reason_codes) or "none"
         moved = self.store.transition(
             order_id, OrderState.READY, actor=user.actor, reason=f"approved; reasons accepted: {accepted}",
@@ -142,6 +145,18 @@ class Workbench:
         if not reason.strip():
             raise Refused("say why the request is declined", 400)
         return self.reject(user, order_id, f"request declined: {reason}", action="decline_request")
+
+
+def unkeyable(stored: StoredOrder) -> list[str]:
+    """What an order lacks to be keyed at all: a handler's approval cannot make up for it."""
+    order = stored.order
+    gaps = [f"no {name}" for name in ("customer_id", "po_number") if not getattr(order, name).value]
+    if not order.lines:
+        gaps.append("no lines")
+    for i, line in enumerate(order.lines, start=1):
+        if not line.sku.value or line.quantity.value is None or line.quantity.value <= 0:
+            gaps.append(f"line {i} has no sku or quantity")
+    return gaps
 
 
 def is_request(stored: StoredOrder) -> bool:
