@@ -466,3 +466,44 @@ def test_an_order_without_a_quantity_cannot_be_approved_until_corrected(browser,
     page.click("#approve button")
     page.wait_for_url(f"{bench.url}/")
     assert bench.store.get_order(order_id).state is OrderState.READY
+
+
+def test_an_approved_order_is_keyed_into_the_demo_portal(browser, bench, master, tmp_path):
+    """
+    Given a flagged PDF order and the demo portal
+    When a handler corrects a quantity and a sku and approves, and the keying stage runs
+    Then the portal holds the order once, with the handler's values
+    """
+    httpx = pytest.importorskip("httpx")
+    from bot.config import PortalSettings, Settings
+    from bot.keying import Keyer
+    from bot.wiring import build_keying
+    from demo.portal.app import PortalConfig, run_in_thread
+
+    order_id = bench.orders[PRICE_MISMATCH_PDF]
+    page = new_page(browser, bench)
+    login(page, bench)
+    page.goto(f"{bench.url}/orders/{order_id}")
+    page.fill("#line-0-quantity", "3")
+    page.fill("#line-0-sku", "AX-1523")
+    page.fill("input[name=line-0-uom]", "EA")  # the keying stage converts units: a box of dispensers is no EA
+    page.click("#save")
+    page.wait_for_function("() => document.getElementById('flash').textContent.startsWith('Saved')")
+    page.click("#approve button")
+    page.wait_for_url(f"{bench.url}/")
+    page.context.close()
+
+    portal_config = PortalConfig(db_path=tmp_path / "portal.db", master_data=ROOT / "demo" / "masterdata", test_api=True, users={"clerk": "s3cret-for-tests"})
+    with run_in_thread(portal_config) as portal:
+        settings = Settings(portal=PortalSettings(recipe=ROOT / "config" / "portals" / "demo.yaml", base_url=portal.url, username="clerk", password="s3cret-for-tests", timeout_seconds=10, trace_on_failure=False))
+        keying = build_keying(settings)
+        assert keying is not None
+        factory, policy = keying
+        Keyer(bench.store, master, factory, holder="test", policy=policy).run()
+        saved = httpx.get(f"{portal.url}/_test/orders", timeout=30).json()
+    stored = bench.store.get_order(order_id)
+    assert stored.state is OrderState.KEYED, bench.store.events(Entity.ORDER, order_id)[-1]
+    (in_portal,) = saved
+    assert (in_portal["customer_no"], in_portal["customer_ref"]) == (stored.customer_id, stored.po_number)
+    assert in_portal["lines"][0]["item"] == "AX-1523"
+    assert Decimal(str(in_portal["lines"][0]["quantity"])) == Decimal(3)
