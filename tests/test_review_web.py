@@ -50,6 +50,7 @@ CHROMIUM = "/usr/bin/chromium"
 PRICE_MISMATCH_PDF = "sample-0025.eml"  # Bergmann, a PDF, price_mismatch
 AMBIGUOUS = "sample-0041.eml"  # a plain-text order, ambiguous quantities
 CHANGE = "sample-0023.eml"  # a change request
+SPREADSHEET = "sample-0006.eml"  # an XLSX order the bot made ready on its own
 
 XSS = [
     "<script>alert('subject')</script>",
@@ -118,7 +119,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, master) -> tuple[Path, dict
     root = tmp_path_factory.mktemp("seed")
     inbox = root / "inbox"
     inbox.mkdir()
-    for name in (PRICE_MISMATCH_PDF, AMBIGUOUS, CHANGE):
+    for name in (PRICE_MISMATCH_PDF, AMBIGUOUS, CHANGE, SPREADSHEET):
         shutil.copy(DEMO_INBOX / name, inbox / name)
     with Store.open(f"sqlite:///{root / 'store.db'}") as store:
         make_pipeline(store, master, inbox).run_once()
@@ -503,7 +504,43 @@ def test_an_approved_order_is_keyed_into_the_demo_portal(browser, bench, master,
         saved = httpx.get(f"{portal.url}/_test/orders", timeout=30).json()
     stored = bench.store.get_order(order_id)
     assert stored.state is OrderState.KEYED, bench.store.events(Entity.ORDER, order_id)[-1]
-    (in_portal,) = saved
+    (in_portal,) = [o for o in saved if o["customer_ref"] == stored.po_number]  # (the bot's own ready order is keyed too)
     assert (in_portal["customer_no"], in_portal["customer_ref"]) == (stored.customer_id, stored.po_number)
     assert in_portal["lines"][0]["item"] == "AX-1523"
     assert Decimal(str(in_portal["lines"][0]["quantity"])) == Decimal(3)
+
+
+def test_a_spreadsheet_is_shown_as_a_table_and_an_order_out_of_review_is_read_only(browser, bench):
+    """Given an XLSX order the bot made ready, when a handler opens it, then the sheet is a
+    table, the fields cannot be edited, no action is offered and no lock is taken."""
+    order_id = bench.orders[SPREADSHEET]
+    page = new_page(browser, bench)
+    login(page, bench)
+    page.goto(f"{bench.url}/orders/{order_id}")
+    cells = page.locator(".sheet td").all_inner_texts()
+    assert "KL-8194" in " ".join(cells) or any("8194" in c for c in cells)
+    assert page.locator("#save").is_disabled()
+    assert page.locator("#approve").count() == 0 and page.locator("#reject").count() == 0
+    assert page.request.post(f"{bench.url}/orders/{order_id}/reject", form={"csrf": csrf(page), "reason": "x"}).status == 409
+    assert bench.store.get_order(order_id).state is OrderState.READY
+
+
+def test_guessing_a_password_is_stopped_after_five_failures(browser, bench):
+    """Given a handler's name, when five wrong passwords are tried, then even the right one
+    is refused for that name (429) for a while, and every attempt is audited."""
+    page = new_page(browser, bench)
+    for _ in range(5):
+        page.goto(f"{bench.url}/login")
+        page.fill("input[name=name]", "ole")
+        page.fill("input[name=password]", "wrong guess")
+        page.click("button[type=submit]")
+        assert "Wrong name or password" in page.inner_text(".error")
+    page.goto(f"{bench.url}/login")
+    page.fill("input[name=name]", "ole")
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_response(f"{bench.url}/login") as answer:
+        page.click("button[type=submit]")
+    assert answer.value.status == 429
+    assert "Too many failed logins" in page.inner_text(".error")
+    assert len(Audit(bench.db).entries(action="login_failed")) == 6
+    login(page, bench, "hana")  # another name is not affected

@@ -57,11 +57,11 @@ class Workbench:
             stored = self.store.get_order(order_id)
         except KeyError:
             raise Refused(f"there is no order {order_id}", 404) from None
+        if stored.state is not OrderState.NEEDS_REVIEW:
+            raise Refused(f"order {order_id} is {stored.state}, not in review any more")
         lock = self.locks.acquire(order_id, user.name)
         if lock.holder != user.name:
             raise Refused(f"order {order_id} is locked by {lock.holder}", 403)
-        if stored.state is not OrderState.NEEDS_REVIEW:
-            raise Refused(f"order {order_id} is {stored.state}, not in review any more")
         return stored
 
     def _done(self, user: User, stored: StoredOrder) -> None:

@@ -51,6 +51,10 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; frame-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+# Failed logins of one name within the window, after which that name is refused
+# until the window has passed (the attempts are in the audit).
+MAX_FAILED_LOGINS = 5
+LOGIN_WINDOW = timedelta(minutes=15)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -132,11 +136,16 @@ def create_app(
         submitted = str(form.get("csrf") or "")
         if not cookie or not hmac.compare_digest(cookie, submitted):
             raise HTTPException(403, "missing or wrong CSRF token")
-        user = accounts.authenticate(str(form.get("name") or ""), str(form.get("password") or ""))
+        name = str(form.get("name") or "")[:64]
+        recent = audit.count_since(name or "?", "login_failed", db.now() - LOGIN_WINDOW)
+        user = None if recent >= MAX_FAILED_LOGINS else accounts.authenticate(name, str(form.get("password") or ""))
         if user is None:
-            audit.record(str(form.get("name") or "")[:64] or "?", "login_failed")
+            audit.record(name or "?", "login_failed")
             token = secrets.token_urlsafe(32)
-            response = page(request, "login.html", 401, csrf=token, error="Wrong name or password.")
+            problem = "Wrong name or password."
+            if recent >= MAX_FAILED_LOGINS:
+                problem = f"Too many failed logins for this name: wait {LOGIN_WINDOW.seconds // 60} minutes."
+            response = page(request, "login.html", 429 if recent >= MAX_FAILED_LOGINS else 401, csrf=token, error=problem)
             response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), path="/login")
             return response
         token, _ = accounts.start_session(user)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from bot.review.store import ReviewDb
 from bot.store import Entity, Store
@@ -83,6 +83,13 @@ class Audit:
             query = query.where(audit.c.action == action)
         with self.db.reading() as conn:
             return [AuditEntry(**r._mapping) for r in conn.execute(query)]
+
+    def count_since(self, user: str, action: str, since: datetime) -> int:
+        """How often ``user`` did ``action`` since then (failed logins, for throttling)."""
+        with self.db.reading() as conn:
+            return conn.execute(
+                select(func.count()).where(audit.c.user == user, audit.c.action == action, audit.c.at >= since)
+            ).scalar_one()
 
     def history(self, store: Store, order_id: int) -> list[HistoryItem]:
         """The order's store events and audit entries, oldest first."""
