@@ -30,8 +30,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.config import ReviewSettings
-from bot.errors import InvalidTransition, OrderbotError
-from bot.model import ReasonCode
+from bot.errors import InvalidTransition, OrderbotError, UnreadableInput
+from bot.model import RawMessage, ReasonCode
 from bot.outgoing import MailQueue
 from bot.review import render
 from bot.review.actions import Refused, Workbench, is_request
@@ -43,6 +43,7 @@ from bot.review.queries import review_queue
 from bot.review.store import Clock, ReviewDb, utc_now
 from bot.store import Store
 from connectors.masterdata import MasterData
+from extractors.mime import parse_message
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "orderbot_review"
@@ -187,6 +188,10 @@ def create_app(
         entry = store.message(stored.ledger_id)
         raw = store.raw_bytes(entry.sha256)
         mail = render.email_view(raw)
+        try:  # the text the extractors read (quoted history removed): field spans point into it
+            body = parse_message(RawMessage(raw, origin=entry.origin, name=entry.name)).body
+        except UnreadableInput:
+            body = mail.text
         sources = []
         for doc in store.documents(stored.ledger_id):
             source: dict[str, Any] = {"doc": doc, "kind": "other"}
@@ -212,6 +217,7 @@ def create_app(
             order=stored.order,
             entry=entry,
             mail=mail,
+            body=render.text_segments(body, stored.order),
             sources=sources,
             lock=lock,
             mine=lock is not None and lock.holder == session.user.name,

@@ -100,6 +100,22 @@ def email_view(raw: bytes) -> EmailView:
     )
 
 
+def text_segments(body: str, order: Order, source: str = "body") -> list[tuple[str, tuple[str, ...]]]:
+    """The text cut where the spans of the order's fields begin and end; each
+    piece with the fields read from it (none for most), for highlighting."""
+    spans = [
+        (name, prov.span)
+        for name, prov in field_provenances(order)
+        if prov.source == source and prov.span is not None and 0 <= prov.span[0] < prov.span[1] <= len(body)
+    ]
+    cuts = sorted({0, len(body), *(i for _, span in spans for i in span)})
+    pieces = []
+    for start, end in zip(cuts, cuts[1:]):
+        names = tuple(name for name, (a, b) in spans if a <= start and end <= b)
+        pieces.append((body[start:end], names))
+    return pieces
+
+
 # --- PDF ---------------------------------------------------------------------------
 
 

@@ -14,7 +14,8 @@
 
   function highlight(field, on) {
     if (!field) return;
-    document.querySelectorAll('[data-field="' + CSS.escape(field) + '"]').forEach(function (el) {
+    var name = CSS.escape(field);
+    document.querySelectorAll('[data-field="' + name + '"], [data-fields~="' + name + '"]').forEach(function (el) {
       el.classList.toggle("hot", on);
       if (on && el.classList.contains("box") && el.scrollIntoView) {
         el.scrollIntoView({ block: "nearest", inline: "nearest" });
@@ -29,6 +30,11 @@
       el.addEventListener("mouseleave", function () { highlight(field, false); });
       el.addEventListener("focusin", function () { highlight(field, true); });
       el.addEventListener("focusout", function () { highlight(field, false); });
+    });
+    root.querySelectorAll("[data-fields]").forEach(function (el) {
+      var fields = el.dataset.fields.split(" ");
+      el.addEventListener("mouseenter", function () { fields.forEach(function (f) { highlight(f, true); }); });
+      el.addEventListener("mouseleave", function () { fields.forEach(function (f) { highlight(f, false); }); });
     });
   }
 
