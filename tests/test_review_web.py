@@ -24,23 +24,31 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-import uvicorn  # noqa: E402
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
 
-from bot.config import ReviewSettings  # noqa: E402
-from bot.model import Field, MessageStatus, Order, OrderLine, OrderState, Provenance, Reason, ReasonCode  # noqa: E402
-from bot.outgoing import MailQueue  # noqa: E402
-from bot.replies import ReplyWriter, Templates  # noqa: E402
-from bot.review.app import create_app  # noqa: E402
-from bot.review.audit import Audit  # noqa: E402
-from bot.review.auth import Accounts  # noqa: E402
-from bot.review.corrections import Corrections  # noqa: E402
-from bot.review.store import ReviewDb  # noqa: E402
-from bot.store import Entity, Store  # noqa: E402
-from connectors.folder import FolderSource  # noqa: E402
-from connectors.smtp import SmtpTransport  # noqa: E402
-from tests.test_pipeline import make_pipeline  # noqa: E402
-from tests.test_smtp import SENDER, Recorder, free_port, plain, smtp_server  # noqa: E402
+from bot.config import ReviewSettings
+from bot.model import (
+    Field,
+    MessageStatus,
+    Order,
+    OrderLine,
+    OrderState,
+    Provenance,
+    Reason,
+    ReasonCode,
+)
+from bot.outgoing import MailQueue
+from bot.replies import ReplyWriter, Templates
+from bot.review.app import create_app
+from bot.review.audit import Audit
+from bot.review.auth import Accounts
+from bot.review.corrections import Corrections
+from bot.review.store import ReviewDb
+from bot.store import Entity, Store
+from connectors.smtp import SmtpTransport
+from tests.test_pipeline import make_pipeline
+from tests.test_smtp import SENDER, Recorder, free_port, plain, smtp_server
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_INBOX = ROOT / "demo" / "inbox"
@@ -165,7 +173,7 @@ def watch() -> dict[str, list[str]]:
 def new_page(browser: Browser, bench: Bench, watch: dict[str, list[str]] | None = None) -> Page:
     page = browser.new_context().new_page()
     if watch is not None:
-        def on_dialog(dialog) -> None:  # noqa: ANN001
+        def on_dialog(dialog) -> None:
             watch["dialogs"].append(dialog.message)
             dialog.dismiss()
 

@@ -77,10 +77,11 @@ def create_app(
     store: Store,
     master: MasterData,
     *,
-    settings: ReviewSettings = ReviewSettings(),
+    settings: ReviewSettings | None = None,
     mail: MailQueue | None = None,
     clock: Clock = utc_now,
 ) -> Starlette:
+    settings = settings or ReviewSettings()
     db = ReviewDb.for_store(store, clock)
     accounts = Accounts(db, idle=timedelta(minutes=settings.session_idle_minutes))
     audit = Audit(db)

@@ -64,7 +64,7 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _user(row) -> User:  # noqa: ANN001 - a Row of review_users
+def _user(row) -> User:
     return User(row.id, row.name, Role(row.role), bool(row.disabled))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,7 +21,7 @@ err = Console(stderr=True)
 PASSWORD_ENV = "ORDERBOT_NEW_PASSWORD"
 
 ConfigOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--config", "-c", help="Settings file (default: $ORDERBOT_CONFIG, else ./config/orderbot.yaml)."),
 ]
 
@@ -53,8 +53,8 @@ def _store(settings: Settings):
 @review_app.command("serve")
 def serve(
     config: ConfigOption = None,
-    host: Annotated[Optional[str], typer.Option("--host", help="Listen address (default: review.host).")] = None,
-    port: Annotated[Optional[int], typer.Option("--port", help="Listen port (default: review.port).")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Listen address (default: review.host).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Listen port (default: review.port).")] = None,
 ) -> None:
     """Serve the review workbench (behind a TLS-terminating proxy outside loopback)."""
     import uvicorn
@@ -80,7 +80,7 @@ def users_add(
     name: Annotated[str, typer.Argument(help="The user's login name (one word).")],
     role: Annotated[str, typer.Option("--role", help="handler or supervisor.")] = "handler",
     password_file: Annotated[
-        Optional[Path], typer.Option("--password-file", help=f"Read the password from this file (else ${PASSWORD_ENV}, else a prompt).")
+        Path | None, typer.Option("--password-file", help=f"Read the password from this file (else ${PASSWORD_ENV}, else a prompt).")
     ] = None,
     config: ConfigOption = None,
 ) -> None:
@@ -113,7 +113,7 @@ def users_add(
 
 @corrections_app.command("export")
 def corrections_export(
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file (default: standard output).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file (default: standard output).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Print every correction as JSON Lines: document, field, wrong, right, provenance."""

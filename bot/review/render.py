@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import lru_cache
+from itertools import pairwise
 
 import nh3
 
@@ -110,7 +111,7 @@ def text_segments(body: str, order: Order, source: str = "body") -> list[tuple[s
     ]
     cuts = sorted({0, len(body), *(i for _, span in spans for i in span)})
     pieces = []
-    for start, end in zip(cuts, cuts[1:]):
+    for start, end in pairwise(cuts):
         names = tuple(name for name, (a, b) in spans if a <= start and end <= b)
         pieces.append((body[start:end], names))
     return pieces

@@ -35,7 +35,7 @@ class ReviewDb:
     def for_store(cls, store: Store, clock: Clock = utc_now) -> ReviewDb:
         # The Store keeps its engine private; the workbench uses the same one so
         # that SQLite sees a single pool (one busy timeout, one WAL writer queue).
-        return cls(store._engine, clock)  # noqa: SLF001
+        return cls(store._engine, clock)
 
     def now(self) -> datetime:
         now = self._clock()
