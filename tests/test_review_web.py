@@ -289,6 +289,14 @@ def test_a_pdf_detail_screenshot(browser, bench):
     page.wait_for_function("() => [...document.querySelectorAll('.page img')].every(i => i.complete && i.naturalWidth > 0)")
     page.hover("#line-1-quantity")
     assert page.locator(".box.hot").count() == 1
+    by_part = page.request.get(f"{bench.url}/api/suggest?kind=sku&customer=C1002&q=100049697").json()
+    assert by_part[0]["value"] == "AX-4976" and "100049697" in by_part[0]["label"]
+    page.fill("#line-0-sku", "stretch film")  # typing asks master data for suggestions
+    page.wait_for_function("() => document.querySelectorAll('#dl-sku option').length > 0")
+    assert "AX-1523" in page.locator("#dl-sku option").evaluate_all("(os) => os.map(o => o.value)")
+    customers = page.request.get(f"{bench.url}/api/suggest?kind=customer&q=bergmann").json()
+    assert customers == [{"value": "C1002", "label": "Bergmann Maschinenbau AG"}]
+    page.fill("#line-0-sku", "CT-9978")
     if os.environ.get("ORDERBOT_SCREENSHOTS"):
         page.screenshot(path=str(ROOT / "docs" / "review-detail.png"))
 
