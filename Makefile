@@ -19,8 +19,7 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	@$(BIN)/orderbot config check >/dev/null
-	$(BIN)/orderbot run --once
-	$(BIN)/orderbot orders
+	$(BIN)/orderbot demo
 	$(BIN)/orderbot status
 
 # The spaCy models of extractors/nlp, trained from generated data (a few minutes on

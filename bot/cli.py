@@ -210,6 +210,72 @@ def run(
         err.print(f"[yellow]{problem}[/]", highlight=False)
 
 
+portal_app = typer.Typer(help="The bundled demo order-entry portal.", no_args_is_help=True)
+app.add_typer(portal_app, name="portal")
+
+
+@portal_app.command("serve")
+def portal_serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (or --host).")] = 8080,
+    db: Annotated[Path, typer.Option(help="The portal's SQLite file (created if missing; orders are kept).")] = Path("data/portal.db"),
+    master_data: Annotated[Path, typer.Option("--master-data", help="Folder of master-data CSVs (FORMATS.md section 1).")] = Path("demo/masterdata"),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    user: Annotated[str, typer.Option(help="The login name; its password comes from $ORDERBOT_PORTAL_PASSWORD.")] = "clerk",
+    latency_ms: Annotated[int, typer.Option("--latency-ms", help="Added latency per request.")] = 0,
+    error_rate: Annotated[float, typer.Option("--error-rate", help="Share of POSTs that fail with HTTP 500 before doing anything.")] = 0.0,
+    commit_then_fail_rate: Annotated[float, typer.Option("--commit-then-fail-rate", help="Share of saves that commit, then answer 500.")] = 0.0,
+    session_timeout: Annotated[float, typer.Option("--session-timeout", help="Idle seconds before a session expires.")] = 900.0,
+    maintenance: Annotated[bool, typer.Option("--maintenance", help="Answer every page with 503 maintenance.")] = False,
+    test_api: Annotated[bool, typer.Option("--test-api", help="Serve /_test/orders, a JSON list of saved orders (for exactly-once checks).")] = False,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the fault switches, for repeatable runs.")] = None,
+) -> None:
+    """Serve the demo legacy portal (Kestrel Order Entry) until interrupted."""
+    import os
+
+    from demo.portal.app import PortalConfig, serve
+
+    password = os.environ.get("ORDERBOT_PORTAL_PASSWORD")
+    if not password:
+        raise _fail("set ORDERBOT_PORTAL_PASSWORD to the password of the portal user "
+                    f"{user!r} (the same variable the demo-portal config reads)")
+    if not (master_data / "customers.csv").is_file():
+        raise _fail(f"--master-data {master_data}: no customers.csv there")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    config = PortalConfig(db_path=db, master_data=master_data, users={user: password}, session_timeout=session_timeout,
+                          latency_ms=latency_ms, error_rate=error_rate, commit_then_fail_rate=commit_then_fail_rate,
+                          maintenance=maintenance, test_api=test_api, seed=seed)
+    err.print(f"demo portal on http://{host}:{port}/ (user {user!r}); Ctrl-C stops it", highlight=False)
+    serve(config, host=host, port=port)
+
+
+@app.command()
+def demo(
+    config: ConfigOption = None,
+    today: TodayOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
+    workers: Annotated[int, typer.Option(help="Browser contexts keying in parallel.")] = 2,
+) -> None:
+    """The whole loop on the embedded default: start the demo portal, take the
+    sample messages, extract, validate, key the clean orders, leave the rest for review."""
+    from bot.demo import run_demo
+
+    settings = _settings(config)
+    try:
+        result = run_demo(settings, today=_today(today, settings), workers=workers)
+    except OrderbotError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        return
+    for order in result.orders:
+        where = order["portal_order_number"] or ", ".join(order["reasons"])
+        typer.echo(f"  {order['state']:<13} {order['customer_id'] or '?':<6} PO {order['po_number'] or '?':<22} {where}")
+    typer.echo(f"orderbot demo: {result.summary.line()}")
+    for problem in result.summary.errors:
+        err.print(f"[yellow]{problem}[/]", highlight=False)
+    typer.echo("Orders left for review: `orderbot review serve` (create a login with `orderbot users add NAME --role handler`).")
+
+
 @app.command()
 def status(config: ConfigOption = None) -> None:
     """Counts of messages and orders by state."""

@@ -30,9 +30,10 @@ from decimal import Decimal
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 
-from bot.errors import DuplicateOrder, InvalidTransition, PermanentError, TransientError
 from bot.changes import EarlierOrder
+from bot.errors import InvalidTransition, PermanentError, TransientError
 from bot.identity import identify
+from bot.keying import Keyer, KeyingPolicy, PortalFactory
 from bot.model import (
     MessageStatus,
     Order,
@@ -41,12 +42,12 @@ from bot.model import (
     Reason,
     ReasonCode,
 )
-from bot.outgoing import MailQueue
-from bot.ports import MailSource, Mailer, Portal
-from bot.processing import DuplicateIndex, MessageProcessor, urgency_priority
 from bot.money import Amounts
-from bot.rules import RuleSettings, base_units, order_value
+from bot.outgoing import MailQueue
+from bot.ports import Mailer, MailSource
+from bot.processing import DuplicateIndex, MessageProcessor, urgency_priority
 from bot.replies import ReplyWriter, Templates
+from bot.rules import RuleSettings, base_units, order_value
 from bot.store import MailKind, MailStatus, Store
 from connectors.masterdata import MasterData
 from extractors.templates import TemplateSet
@@ -91,7 +92,8 @@ class Pipeline:
         master: MasterData,
         sources: Sequence[MailSource],
         today: date,
-        portal: Portal | None = None,
+        portal: PortalFactory | None = None,
+        keying: KeyingPolicy = KeyingPolicy(),
         mailer: Mailer | None = None,
         ack_sender: str = "orders@example.invalid",
         rule_settings: RuleSettings = RuleSettings(),
@@ -104,7 +106,9 @@ class Pipeline:
         self.store = store
         self.master = master
         self.sources = sources
+        # Opens one portal session; each keying worker opens its own.
         self.portal = portal
+        self.keying = keying
         self.max_message_bytes = max_message_bytes
         self._open_values: dict[str, Amounts] | None = None
         self._history: dict[tuple[str, str], list[Decimal]] | None = None
@@ -305,35 +309,17 @@ class Pipeline:
     # -- key, acknowledge --------------------------------------------------------
 
     def key(self, progress: Progress | None = None) -> RunSummary:
-        """Key every ready order into the portal; without a portal, orders stay ready."""
+        """Key every ready order that is due into the portal, exactly once
+        (``bot.keying``), after settling what a dead worker left; without a
+        portal, orders stay ready."""
         summary = RunSummary()
         if self.portal is None:
             return summary
-        for stored in self.store.orders(state=OrderState.READY):
-            order = stored.order
-            try:
-                self.store.transition(stored.id, OrderState.KEYING, actor="bot", expected_from=OrderState.READY)
-            except DuplicateOrder as exc:
-                self.store.update_order(stored.id, order.with_reason(Reason(ReasonCode.DUPLICATE_PO, str(exc), field="po_number")), actor="bot", reason=str(exc))
-                self.store.transition(stored.id, OrderState.NEEDS_REVIEW, actor="bot", reason=str(exc))
-                summary.needs_review += 1
-                continue
-            try:
-                # Search before submit: an earlier run may have saved it and died before recording.
-                existing = self.portal.find(order.customer_id.value, order.po_number.value)
-                number = existing.order_number if existing else self.portal.submit(order).order_number
-            except TransientError as exc:
-                self.store.transition(stored.id, OrderState.READY, actor="bot", reason=f"will retry: {exc}")
-                summary.errors.append(str(exc))
-                continue
-            except PermanentError as exc:
-                self.store.transition(stored.id, OrderState.NEEDS_REVIEW, actor="bot", reason=str(exc))
-                summary.needs_review += 1
-                continue
-            self.store.transition(stored.id, OrderState.KEYED, actor="bot", portal_order_number=number, reason=f"portal order {number}")
-            summary.keyed += 1
-            if progress:
-                progress("key", summary.keyed)
+        report = Keyer(self.store, self.master, self.portal, holder=self.holder, policy=self.keying).run(progress)
+        summary.keyed = report.keyed + report.found
+        summary.needs_review = report.to_review
+        summary.failed = report.failed
+        summary.errors += report.errors
         return summary
 
     def acknowledge(self) -> RunSummary:
@@ -368,6 +354,7 @@ class Pipeline:
         acked = self.acknowledge()
         summary.keyed, summary.acknowledged = keyed.keyed, acked.acknowledged
         summary.needs_review += keyed.needs_review
+        summary.failed += keyed.failed
         summary.errors += keyed.errors + acked.errors
         summary.seconds = time.monotonic() - started
         return summary

@@ -94,12 +94,14 @@ def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(settings.store_url)
     outgoing = build_mail_queue(settings, store, master)
+    keying = build_keying(settings)
     return Pipeline(
         store=store,
         master=master,
         sources=build_sources(settings, store=store),
         today=today,
-        portal=None,
+        portal=keying[0] if keying else None,
+        keying=keying[1] if keying else KeyingPolicy(),
         mailer=outgoing.transport,
         ack_sender=settings.outbox.sender,
         outgoing=outgoing,

@@ -7,6 +7,10 @@ what=${1:-run}
 need=()
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# The browser that keys orders into the portal (Playwright cannot download its
+# own here): Debian's Chromium, and its lighter headless shell.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromium-headless-shell ] || need+=(chromium-headless-shell)
 if [ "$what" = test ]; then
   command -v pg_ctlcluster >/dev/null || need+=(postgresql)
   [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)

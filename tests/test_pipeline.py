@@ -1,6 +1,7 @@
 """The pipeline end to end on the embedded default: a folder source, a SQLite store,
-real master data and the real extractors. Only the portal is a test double
-here (its real connector and the demo portal come with issue 6)."""
+real master data and the real extractors. The portal is the in-memory double
+here; the real connector against the demo portal is tests/test_portal_connector.py
+and tests/test_keying_e2e.py."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import PortalUnavailable
-from bot.model import MessageStatus, Order, OrderState
+from bot.keying import KeyingPolicy, entry_for
+from bot.model import MessageStatus, OrderState
 from bot.pipeline import Pipeline
-from bot.ports import PortalOrder, Receipt
 from bot.store import Store
 from connectors.folder import FolderSource
 from connectors.outbox import OutboxMailer
+from tests.portal_double import DoublePortal, PortalState
 
 TODAY = date(2026, 11, 26)
 
@@ -40,28 +41,6 @@ def body_order(po: str, *, sender: str = "jana.becker@nordwind.de", qty: int = 4
     return message.as_bytes()
 
 
-class RecordingPortal:
-    """A portal double that records calls; ``fail_next`` raises a transient error once."""
-
-    def __init__(self) -> None:
-        self.saved: dict[tuple[str, str], str] = {}
-        self.submits = 0
-        self.fail_next = False
-
-    def find(self, customer_id: str, po_number: str) -> PortalOrder | None:
-        number = self.saved.get((customer_id, po_number))
-        return PortalOrder(number, customer_id, po_number) if number else None
-
-    def submit(self, order: Order) -> Receipt:
-        if self.fail_next:
-            self.fail_next = False
-            raise PortalUnavailable("portal timed out")
-        self.submits += 1
-        number = f"SO-{len(self.saved) + 1:06d}"
-        self.saved[(order.customer_id.value, order.po_number.value)] = number
-        return Receipt(number)
-
-
 @pytest.fixture
 def inbox(tmp_path: Path) -> Path:
     path = tmp_path / "inbox"
@@ -75,9 +54,12 @@ def store(tmp_path: Path):
         yield opened
 
 
-def make_pipeline(store: Store, master, *folders: Path, portal=None, mailer=None, **kwargs) -> Pipeline:
+def make_pipeline(store: Store, master, *folders: Path, portal: PortalState | None = None, mailer=None, **kwargs) -> Pipeline:
+    """A pipeline on folders; ``portal`` is the state of an in-memory portal (tests/portal_double.py)."""
     sources = [FolderSource(f"src{i}", folder) for i, folder in enumerate(folders)]
-    return Pipeline(store=store, master=master, sources=sources, today=TODAY, portal=portal, mailer=mailer, **kwargs)
+    factory = (lambda: DoublePortal(portal)) if portal is not None else None
+    return Pipeline(store=store, master=master, sources=sources, today=TODAY, portal=factory, mailer=mailer,
+                    keying=KeyingPolicy(first_retry_seconds=0), **kwargs)
 
 
 def test_malformed_input_is_kept_as_failed_and_the_run_goes_on(store, master, inbox):
@@ -224,18 +206,17 @@ def test_keying_is_exactly_once_and_acknowledged(store, master, tmp_path):
     again, then each order is submitted exactly once, keyed with the portal's number,
     and acknowledged by an email threaded to the customer's message."""
     first, second = _ready_order(store, "PO-A1"), _ready_order(store, "PO-A2")
-    portal = RecordingPortal()
-    portal.fail_next = True
+    portal = PortalState(before_save=1)
     outbox = tmp_path / "outbox"
     pipeline = make_pipeline(store, master, portal=portal, mailer=OutboxMailer(outbox))
 
     run1 = pipeline.run_once()
-    assert run1.keyed == 1 and any("timed out" in e for e in run1.errors)
+    assert run1.keyed == 1 and any("HTTP 500 before save" in e for e in run1.errors)
     run2 = pipeline.run_once()
     run3 = pipeline.run_once()
 
     assert run2.keyed == 1 and run3.keyed == 0
-    assert portal.submits == 2
+    assert portal.submits == 3 and len(portal.orders) == 2  # one failed before saving
     states = {store.get_order(i).state for i in (first, second)}
     assert states == {OrderState.ACKNOWLEDGED}
     numbers = {store.get_order(i).portal_order_number for i in (first, second)}
@@ -250,17 +231,17 @@ def test_an_order_the_portal_already_has_is_not_submitted_again(store, master):
     """Given a crash after the portal saved an order but before the store recorded it,
     when keying runs again, then search-before-submit finds it and nothing is submitted."""
     order_id = _ready_order(store, "PO-B1")
-    portal = RecordingPortal()
-    portal.saved[("C1001", "PO-B1")] = "SO-777777"
+    portal = PortalState()
+    DoublePortal(portal).submit(entry_for(store.get_order(order_id).order, master))
     make_pipeline(store, master, portal=portal).key()
-    assert portal.submits == 0
-    assert store.get_order(order_id).portal_order_number == "SO-777777"
+    assert portal.submits == 1 and len(portal.orders) == 1
+    assert store.get_order(order_id).portal_order_number == "SO-000001"
     assert store.get_order(order_id).state == OrderState.KEYED
 
 
 def test_second_keyed_order_for_same_po_goes_to_review(store, master):
     first, second = _ready_order(store, "PO-C1"), _ready_order(store, "PO-C1")
-    portal = RecordingPortal()
+    portal = PortalState()
     summary = make_pipeline(store, master, portal=portal).key()
     assert summary.keyed == 1 and summary.needs_review == 1
     assert portal.submits == 1

@@ -76,6 +76,21 @@ def test_a_full_order_is_typed_saved_and_read_back_as_sent(server, portal):
     assert back.lines == lines
 
 
+def test_the_customer_can_be_picked_in_the_lookup_popup(server, tmp_path):
+    text = RECIPE.read_text()
+    typed = ('    - fill: {target: {label: Customer no.}, value: "{customer_id}"}\n'
+             "    - click: {role: button, name: Select customer}\n")
+    assert typed in text
+    popup = ('    - popup:\n        open: {click: {role: button, name: "Lookup…"}}\n'
+             "        steps: [{click: {css: \"a.pick[data-customer='{customer_id}']\"}}]\n        reloads: true\n")
+    recipe = tmp_path / "popup.yaml"
+    recipe.write_text(text.replace(typed, popup))
+    with PlaywrightPortal(load_recipe(recipe), PortalSession(server.url, "clerk", "clerk-pass")) as p:
+        p.submit(entry("PO-POPUP", ship_to_id="C1001-02"))
+    (order,) = saved(server)
+    assert (order["customer_no"], order["ship_to"]) == ("C1001", "C1001-02")
+
+
 def test_decimals_are_typed_with_the_portals_comma_and_a_free_address_as_other(server, portal):
     portal.submit(entry("PO-DEC", PortalLine("AX-1523", Decimal("2.5"), Decimal("18.9")),
                         ship_to_text="Nordwind Lager Ost\nOststrasse 1\n20000 Hamburg\nDE"))

@@ -1,7 +1,10 @@
-"""Starting Chromium for Playwright: Debian's ``/usr/bin/chromium`` when it is
-there (Playwright cannot download its own browser everywhere), else
-Playwright's managed one; headless; the sandbox on unless running as root
-(Chromium refuses to start sandboxed as root); no background traffic."""
+"""Starting Chromium for Playwright: Debian's build when it is there
+(Playwright cannot download its own browser everywhere), else Playwright's
+managed one; the sandbox on unless running as root (Chromium refuses to start
+sandboxed as root); no background traffic.
+
+Headless, Debian's ``chromium-headless-shell`` is preferred over the full
+``chromium``: it types the same pages with about 40% less CPU (bench/keying.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
+SYSTEM_HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
 
 # Without these Chromium phones home at start, which a closed network refuses noisily.
 QUIET_FLAGS = (
@@ -24,11 +28,14 @@ QUIET_FLAGS = (
 )
 
 
-def chromium_executable() -> str | None:
-    """The browser to run: ORDERBOT_CHROMIUM, then Debian's, then None (Playwright's)."""
+def chromium_executable(headless: bool = True) -> str | None:
+    """The browser to run: $ORDERBOT_CHROMIUM, then Debian's (its headless shell
+    when headless), then None: Playwright's own."""
     configured = os.environ.get("ORDERBOT_CHROMIUM")
     if configured:
         return configured
+    if headless and SYSTEM_HEADLESS_SHELL.exists():
+        return str(SYSTEM_HEADLESS_SHELL)
     if SYSTEM_CHROMIUM.exists():
         return str(SYSTEM_CHROMIUM)
     found = shutil.which("chromium")
@@ -37,7 +44,7 @@ def chromium_executable() -> str | None:
 
 def launch_options(headless: bool = True) -> dict[str, Any]:
     options: dict[str, Any] = {"headless": headless, "args": list(QUIET_FLAGS)}
-    executable = chromium_executable()
+    executable = chromium_executable(headless)
     if executable:
         options["executable_path"] = executable
     as_root = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -244,6 +244,7 @@ class PlaywrightPortal:
         values = {"username": self.session.username, "password": self.session.password}
         try:
             self._run(self.recipe.login, values, check_session=False)
+            self._check_status()
         except _ServerError as exc:
             raise PortalUnavailable(f"login: {exc}") from exc
         if self.recipe.login_error is not None:
@@ -287,8 +288,8 @@ class PlaywrightPortal:
             if step.unless and values.get(step.unless):
                 continue
             self._play(step, values, scope)
-            if check_session and scope is None:
-                self._check_page()
+            if scope is None:
+                self._check_page() if check_session else self._check_status()
 
     def _play(self, step: Step, values: Mapping[str, str], scope: Any) -> None:
         page = self._page
@@ -321,14 +322,12 @@ class PlaywrightPortal:
             self._element(where, step, values).wait_for(state="visible")
         elif step.action == "popup":
             assert step.opener is not None
-            with page.expect_popup() as opened:
-                self._play(step.opener, values, scope)
-            popup = opened.value
-            popup.wait_for_load_state()
-            self._run(step.steps, values, scope=popup)
-            if not popup.is_closed():
-                popup.wait_for_event("close", timeout=self.session.timeout_ms)
-            page.wait_for_load_state()
+            if step.reloads:
+                self._status = None
+                with page.expect_navigation(wait_until="load"):
+                    self._in_popup(step, values, scope)
+            else:
+                self._in_popup(step, values, scope)
         elif step.action == "frame":
             assert step.target is not None
             frame = self._locate(where, step.target, values).first.content_frame()
@@ -336,6 +335,16 @@ class PlaywrightPortal:
         elif step.action == "hook":
             assert step.hook is not None
             step.hook(page if scope is None else scope, dict(values))
+
+    def _in_popup(self, step: Step, values: Mapping[str, str], scope: Any) -> None:
+        assert step.opener is not None
+        with self._page.expect_popup() as opened:
+            self._play(step.opener, values, scope)
+        popup = opened.value
+        popup.wait_for_load_state()
+        self._run(step.steps, values, scope=popup)
+        if not popup.is_closed():
+            popup.wait_for_event("close", timeout=self.session.timeout_ms)
 
     def _element(self, where: Any, step: Step, values: Mapping[str, str]) -> Any:
         assert step.target is not None
@@ -368,11 +377,14 @@ class PlaywrightPortal:
             raise ConfigError(f"{self.recipe.path}: nothing on {page.url} matches {target.how}={target.what!r}")
         return found.first.inner_text().strip()
 
-    def _check_page(self) -> None:
-        """After each step: a 5xx or the login page means the step did not do its work."""
+    def _check_status(self) -> None:
         status = self._status
         if status is not None and status >= 500:
             raise _ServerError(status, self._page.url)
+
+    def _check_page(self) -> None:
+        """After each step: a 5xx or the login page means the step did not do its work."""
+        self._check_status()
         if self.recipe.expired.search(urlsplit(self._page.url).path + "?" + urlsplit(self._page.url).query):
             raise _SessionExpired(self._page.url)
 

@@ -18,6 +18,7 @@ A step is a mapping with one action key:
     press: {target: T, key: Enter}
     wait_for: T                               until T is visible
     popup: {open: STEP, steps: [...]}         steps in the window STEP opens
+          (reloads: true when closing it posts the page back: wait for that)
     frame: {target: {css: "iframe#x"}, steps: [...]}
     hook: "package.module:function"           Python for what YAML cannot say;
                                               called as function(page, values)
@@ -74,6 +75,7 @@ class Step:
     by_label: bool = False  # select: value is the option's text
     steps: tuple[Step, ...] = ()  # popup, frame
     opener: Step | None = None  # popup: the step that opens it
+    reloads: bool = False  # popup: the page below reloads when it closes
     hook: Callable[..., Any] | None = None
     when: str | None = None
     unless: str | None = None
@@ -241,9 +243,10 @@ class _Loader:
                         value=self.template(spec[key], f"{here}.{key}", names), by_label=key == "label",
                         when=when, unless=unless)
         if action == "popup":
-            spec = self.mapping(arg, here, required=("open", "steps"), allowed=("open", "steps"))
+            spec = self.mapping(arg, here, required=("open", "steps"), allowed=("open", "steps", "reloads"))
             return Step(action, where, opener=self.step(spec["open"], f"{here}.open", names),
-                        steps=self.steps(spec["steps"], f"{here}.steps", names), when=when, unless=unless)
+                        steps=self.steps(spec["steps"], f"{here}.steps", names), reloads=bool(spec.get("reloads")),
+                        when=when, unless=unless)
         if action == "frame":
             spec = self.mapping(arg, here, required=("target", "steps"), allowed=("target", "steps"))
             return Step(action, where, target=self.target(spec["target"], f"{here}.target", names),
