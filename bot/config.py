@@ -309,6 +309,8 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         if not name.startswith(ENV_PREFIX) or name == "ORDERBOT_CONFIG":
             continue
         keys = name[len(ENV_PREFIX) :].lower().split("__")
+        if len(keys) == 1 and keys[0] not in Settings.model_fields:
+            continue  # ORDERBOT_PORTAL_PASSWORD and the like: a secret a file refers to, not a setting
         try:
             value = json.loads(raw)
         except ValueError:

@@ -105,3 +105,37 @@ def test_bad_config_stops_with_file_and_key(tmp_path: Path):
     result = orderbot("run", "--once", "--config", str(config))
     assert result.returncode == 2
     assert "bad.yaml" in result.stderr and "sources.0.folder.path" in result.stderr
+
+
+def test_demo_keys_the_sample_inbox_into_the_demo_portal(tmp_path: Path):
+    """`orderbot demo --json` (what `make demo` runs) starts the demo portal, takes the
+    sample inbox, keys the clean orders with the portal's numbers and leaves the rest
+    for review with reasons; a second run keys nothing twice."""
+    config = tmp_path / "demo.yaml"
+    config.write_text(
+        f"data_dir: data\nmaster_data:\n  path: {DEMO_MASTER_DATA}\n"
+        f"sources:\n  - {{type: folder, name: demo, path: {ROOT / 'demo' / 'inbox'}}}\n",
+        encoding="utf-8",
+    )
+    result = orderbot("demo", "--json", "--config", str(config), "--today", "2026-11-26", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    orders = report["orders"]
+    keyed = [o for o in orders if o["portal_order_number"]]
+    review = [o for o in orders if o["state"] == "needs_review"]
+    assert report["summary"]["keyed"] == len(keyed) >= 5 and report["summary"]["failed"] == 0
+    assert all(o["state"] == "acknowledged" and o["portal_order_number"].startswith("SO-") for o in keyed)
+    assert review and all(o["reasons"] for o in review)
+    assert len(keyed) + len(review) == len(orders)
+    again = json.loads(orderbot("demo", "--json", "--config", str(config), "--today", "2026-11-26", cwd=tmp_path).stdout)
+    assert again["summary"]["received"] == 0 and again["summary"]["keyed"] == 0
+
+
+def test_a_password_variable_is_not_mistaken_for_a_setting(tmp_path: Path):
+    """ORDERBOT_PORTAL_PASSWORD is what the demo-portal config refers to; it is no
+    override of a setting (ORDERBOT_SECTION__KEY is), so the config loads."""
+    result = orderbot("config", "check", "--config", str(ROOT / "config" / "demo-portal.yaml"),
+                      env={"ORDERBOT_PORTAL_PASSWORD": "canary-portal-77"})
+    assert result.returncode == 0, result.stderr
+    assert '"base_url": "http://127.0.0.1:8080"' in result.stdout
+    assert "canary-portal-77" not in result.stdout + result.stderr
