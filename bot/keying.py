@@ -54,6 +54,8 @@ class KeyingPolicy:
     max_attempts: int = 5  # then the order fails with the last error, for a person
     # An attempt with no outcome this old belongs to a dead worker: reconcile it.
     stale_after_seconds: float = 120.0
+    # Screenshots and traces of failures hold session cookies: kept this long.
+    artifacts_keep_days: float = 14.0
 
     def delay(self, attempts: int) -> timedelta:
         seconds = min(self.first_retry_seconds * 2 ** max(attempts - 1, 0), self.max_retry_seconds)
@@ -168,6 +170,7 @@ class Keyer:
     def run(self, progress: Callable[[str, int], None] | None = None, limit: int | None = None) -> KeyingReport:
         """Reconcile what dead workers left, then key every ready order that is due."""
         report = KeyingReport()
+        self.store.prune_artifacts(timedelta(days=self.policy.artifacts_keep_days))
         stale = self.store.unfinished_attempts(timedelta(seconds=self.policy.stale_after_seconds))
         due = self.store.orders_to_key(limit)
         if not stale and not due:

@@ -84,6 +84,7 @@ def build_keying(settings: Settings) -> tuple[PortalFactory, KeyingPolicy] | Non
         max_retry_seconds=portal.retry_max_seconds,
         max_attempts=portal.max_attempts,
         stale_after_seconds=portal.stale_after_seconds,
+        artifacts_keep_days=portal.artifacts_keep_days,
     )
     return (lambda: PlaywrightPortal(recipe, session).open()), policy
 

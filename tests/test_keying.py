@@ -223,3 +223,13 @@ def test_differences(saved, expected):
     sent = PortalEntry("C1001", "PO-1", (PortalLine("AX-1", Decimal(4), Decimal("2.5")),),
                        date(2026, 12, 14), "C1001-01", None, False)
     assert differences(sent, saved) == expected
+
+
+def test_a_keying_run_prunes_old_artifacts(store, master):
+    order_id = ready(store, "PO-OLD")
+    attempt = store.begin_keying(order_id, holder="t")
+    store.add_artifact(attempt.id, "trace", "t.zip", b"PK")
+    keyer(store, master, PortalState(), artifacts_keep_days=1).run()
+    assert len(store.artifacts(order_id)) == 1  # young: kept
+    keyer(store, master, PortalState(), artifacts_keep_days=-1).run()
+    assert store.artifacts(order_id) == []

@@ -24,7 +24,7 @@ from bot.wiring import build_keying
 from connectors.folder import FolderSource
 from connectors.outbox import OutboxMailer
 from demo.portal.app import PortalConfig, PortalServer, run_in_thread
-from tests.portal_process import portal_process
+from demo.portal.process import portal_process
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "config" / "portals" / "demo.yaml"
