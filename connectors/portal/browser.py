@@ -4,7 +4,8 @@ managed one; the sandbox on unless running as root (Chromium refuses to start
 sandboxed as root); no background traffic.
 
 Headless, Debian's ``chromium-headless-shell`` is preferred over the full
-``chromium``: it types the same pages with about 40% less CPU (bench/keying.py)."""
+``chromium``: 60 orders
+under the chaos faults of tests/test_keying_e2e.py took 52 s with it, 82 s with ``chromium``."""
 
 from __future__ import annotations
 
