@@ -202,11 +202,13 @@ class Pipeline:
 
     # -- receive .. decide -------------------------------------------------------
 
-    def receive(self, progress: Progress | None = None) -> RunSummary:
+    def receive(self, progress: Progress | None = None, sources: Sequence[MailSource] | None = None) -> RunSummary:
+        """Take new messages from ``sources`` (default: all), each under its
+        ``source:NAME`` lease; a source another run is reading is skipped."""
         summary = RunSummary()
         self._open_values = None
         self._history = None
-        for source in self.sources:
+        for source in self.sources if sources is None else sources:
             lease = f"source:{source.name}"
             if not self.store.acquire_lease(lease, self.holder, self.lease_seconds):
                 summary.errors.append(f"source {source.name}: another run is reading it; skipped")
