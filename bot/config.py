@@ -220,6 +220,53 @@ class PortalSettings(_Section):
         return url.rstrip("/")
 
 
+class Trigger(_Section):
+    """When a job runs: every ``seconds``, or on a ``cron`` expression (five
+    fields, minute hour day month day-of-week, in the machine's time zone)."""
+
+    seconds: float | None = Field(None, gt=0, description="Run every this many seconds (the first run at start).")
+    cron: str | None = Field(None, description='A crontab expression, e.g. "*/5 7-18 * * mon-fri" (business hours).')
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, cron: str | None) -> str | None:
+        if cron is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(cron)
+            except ValueError as exc:
+                raise ValueError(f"{cron!r} is not a valid cron expression: {exc}") from None
+        return cron
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Trigger:
+        if (self.seconds is None) == (self.cron is None):
+            raise ValueError("give exactly one of seconds and cron")
+        return self
+
+
+class ScheduleSettings(_Section):
+    """The jobs of the daemon (``orderbot run`` without ``--once``, ``bot.scheduler``)."""
+
+    intake: Trigger = Field(Trigger(seconds=60), description="Intake of every source without its own entry in per_source.")
+    per_source: dict[str, Trigger] = Field(
+        default_factory=dict, description="Intake of one source (by its name) on its own schedule, e.g. business hours."
+    )
+    keying: Trigger = Field(Trigger(seconds=30), description="The keying worker (it also reconciles stale attempts).")
+    acknowledge: Trigger = Field(Trigger(seconds=60), description="Acknowledgements to customers of keyed orders.")
+    misfire_grace_seconds: float = Field(
+        60.0, gt=0, description="A run that could not start within this long of its time is skipped (coalesced)."
+    )
+    lease_seconds: float = Field(
+        120.0, gt=0, description="A job's store lease lasts this long and is renewed while the job runs; a dead daemon's lapses."
+    )
+
+
+class LoggingSettings(_Section):
+    format: Literal["text", "json"] = Field("text", description="Log lines as text, or as JSON objects carrying run id and job.")
+
+
 class Settings(_Section):
     data_dir: Path = Field(Path("data"), description="Where the SQLite store and the outbox live.")
     store: StoreSettings = StoreSettings()
@@ -235,6 +282,8 @@ class Settings(_Section):
     max_message_bytes: int = Field(
         25_000_000, gt=0, description="Messages larger than this are recorded and sent to review, not parsed."
     )
+    schedule: ScheduleSettings = ScheduleSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @field_validator("sources")
     @classmethod
@@ -244,6 +293,13 @@ class Settings(_Section):
         if duplicates:
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
         return sources
+
+    @model_validator(mode="after")
+    def _scheduled_sources_exist(self) -> Settings:
+        unknown = sorted(set(self.schedule.per_source) - {s.name for s in self.sources})
+        if unknown:
+            raise ValueError(f"schedule.per_source names no configured source: {', '.join(unknown)}")
+        return self
 
     @property
     def store_url(self) -> str:
