@@ -258,3 +258,8 @@ def test_decimals_are_read_in_the_portals_format():
     assert parse_decimal("1.234,50", ",", ".") == Decimal("1234.5")
     assert parse_decimal(" ", ",", ".") is None
     assert parse_decimal("n/a", ",", ".") is None
+
+
+def test_the_password_never_shows_in_a_session_repr():
+    session = PortalSession("http://127.0.0.1:1", "clerk", "canary-pw-5521")
+    assert "canary-pw-5521" not in repr(session) and "clerk" in repr(session)

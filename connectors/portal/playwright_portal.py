@@ -24,7 +24,7 @@ import logging
 import re
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -48,7 +48,7 @@ class PortalSession:
 
     base_url: str
     username: str
-    password: str
+    password: str = field(repr=False)
     timeout_ms: float = 15_000
     trace_on_failure: bool = True
     headless: bool = True
