@@ -165,6 +165,8 @@ class PlaywrightPortal:
 
     def submit(self, entry: PortalEntry) -> Receipt:
         values = self._entry_values(entry)
+        # Log in before the trace starts, so the password typed is not in it.
+        self._with_session("login", lambda: None)
         self._start_chunk()
         clicked_save = False
         try:
