@@ -190,21 +190,33 @@ def run(
     once: Annotated[bool, typer.Option("--once", help="One intake cycle, then exit.")] = False,
     config: ConfigOption = None,
     today: TodayOption = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log lines as JSON objects with job and run id.")] = False,
 ) -> None:
-    """Take new messages from the configured sources through the pipeline into the store."""
-    if not once:
-        raise _fail("the scheduled daemon is not built yet; use `orderbot run --once`")
+    """Take new messages from the configured sources through the pipeline into the
+    store: once (--once), or as a daemon on the jobs in `schedule` until SIGTERM."""
     settings = _settings(config)
+    from bot.scheduler import Daemon, Jobs, use_json_logs
     from bot.wiring import build_pipeline
 
+    if log_json or settings.logging.format == "json":
+        use_json_logs()
     try:
         pipeline = build_pipeline(settings, today=_today(today, settings))
     except OrderbotError as exc:
         raise _fail(exc) from exc
+    jobs = Jobs(pipeline, lease_seconds=settings.schedule.lease_seconds)
+    if not once:
+        # The daemon's one-line summaries are its log: show them without -v.
+        scheduler_log = logging.getLogger("orderbot.scheduler")
+        if scheduler_log.getEffectiveLevel() > logging.INFO:
+            scheduler_log.setLevel(logging.INFO)
+        with pipeline.store:
+            Daemon(jobs, settings.schedule).serve()
+        return
     with pipeline.store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task("intake", total=None)
-            summary = pipeline.run_once(progress=lambda stage, done: bar.update(task, completed=done, description=stage))
+            summary = jobs.cycle(progress=lambda stage, done: bar.update(task, completed=done, description=stage))
     typer.echo(f"orderbot run: {summary.line()}")
     for problem in summary.errors:
         err.print(f"[yellow]{problem}[/]", highlight=False)

@@ -1,0 +1,274 @@
+"""The daemon: ``orderbot run`` without ``--once``.
+
+    intake        per source (``schedule.per_source``) or one job for the rest
+                  (``schedule.intake``); each source is read under its
+                  ``source:NAME`` lease, which ``Pipeline.receive`` takes
+    keying        the keying worker under the lease ``job:keying``; it first
+                  reconciles attempts a dead worker left (``Keyer.run``)
+    acknowledge   acknowledgements of keyed orders under ``job:acknowledge``
+
+Every job runs with ``max_instances=1``, ``coalesce=True`` and an explicit
+``misfire_grace_time``. The leases live in the store, so two daemons, or a
+daemon and ``orderbot run --once`` (which goes through the same ``Jobs``),
+never run the same job at once: the one that finds the lease taken skips
+its run with a log line.
+
+Jobs run one at a time in one worker thread: they share the pipeline, whose
+per-run caches are not meant for two threads.
+
+SIGTERM or SIGINT sets ``stop``: intake stops after the message in hand,
+keying and acknowledgement finish the pass in hand, leases are released,
+the scheduler shuts down (waiting for the running job) and the process
+exits 0.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import ScheduleSettings, Trigger
+from bot.pipeline import Pipeline, Progress, RunSummary
+from bot.ports import MailSource
+from bot.store import Store
+
+log = logging.getLogger("orderbot.scheduler")
+
+KEYING_LEASE = "job:keying"
+ACKNOWLEDGE_LEASE = "job:acknowledge"
+
+# The job and run a log line belongs to (read by JsonFormatter).
+current_job: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_job", default=None)
+current_run: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_run", default=None)
+
+
+class Stopping(Exception):
+    """Raised between two messages once the daemon was told to stop."""
+
+
+@contextmanager
+def job_lease(store: Store, name: str, holder: str, ttl_seconds: float) -> Iterator[bool]:
+    """Hold the store lease ``name`` while the block runs, renewed every third of
+    its ``ttl_seconds``, and release it after. Yields False (and holds nothing)
+    when someone else holds it."""
+    if not store.acquire_lease(name, holder, ttl_seconds):
+        yield False
+        return
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(ttl_seconds / 3):
+            if not store.acquire_lease(name, holder, ttl_seconds):
+                log.warning("lease %s lost to another holder", name)
+                return
+
+    renewer = threading.Thread(target=renew, name=f"lease-{name}", daemon=True)
+    renewer.start()
+    try:
+        yield True
+    finally:
+        done.set()
+        renewer.join()
+        store.release_lease(name, holder)
+
+
+class Jobs:
+    """The three jobs, each under its lease; ``orderbot run --once`` and the
+    daemon both go through here."""
+
+    def __init__(self, pipeline: Pipeline, *, lease_seconds: float = 120.0) -> None:
+        self.pipeline = pipeline
+        self.lease_seconds = lease_seconds
+
+    def intake(self, sources: Sequence[MailSource] | None = None, progress: Progress | None = None) -> RunSummary:
+        # Pipeline.receive leases each source itself (source:NAME): no second lease here.
+        return self.pipeline.receive(progress, sources=sources)
+
+    def keying(self, progress: Progress | None = None) -> RunSummary:
+        return self._leased(KEYING_LEASE, lambda: self.pipeline.key(progress))
+
+    def acknowledge(self) -> RunSummary:
+        return self._leased(ACKNOWLEDGE_LEASE, self.pipeline.acknowledge)
+
+    def _leased(self, lease: str, body: Callable[[], RunSummary]) -> RunSummary:
+        with job_lease(self.pipeline.store, lease, self.pipeline.holder, self.lease_seconds) as held:
+            if held:
+                return body()
+        summary = RunSummary()
+        summary.errors.append(f"lease {lease} is held by another process; skipped")
+        return summary
+
+    def cycle(self, progress: Progress | None = None) -> RunSummary:
+        """One full cycle (``run --once``): intake, keying, acknowledgement."""
+        started = time.monotonic()
+        summary = self.intake(progress=progress)
+        keyed = self.keying(progress)
+        acked = self.acknowledge()
+        summary.keyed, summary.acknowledged = keyed.keyed, acked.acknowledged
+        summary.needs_review += keyed.needs_review
+        summary.failed += keyed.failed
+        summary.errors += keyed.errors + acked.errors
+        summary.seconds = time.monotonic() - started
+        return summary
+
+
+def _trigger(trigger: Trigger) -> BaseTrigger:
+    if trigger.cron is not None:
+        return CronTrigger.from_crontab(trigger.cron)
+    assert trigger.seconds is not None
+    return IntervalTrigger(seconds=trigger.seconds)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    trigger: Trigger
+    run: Callable[[Progress], RunSummary]
+
+
+class Daemon:
+    """The scheduled jobs of one process. ``start`` / ``stop`` for tests and
+    embedding; ``serve`` for the command line (signals, block, clean exit)."""
+
+    def __init__(self, jobs: Jobs, schedule: ScheduleSettings) -> None:
+        self.jobs = jobs
+        self.schedule = schedule
+        self.stopping = threading.Event()
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={
+                "max_instances": 1,
+                "coalesce": True,
+                "misfire_grace_time": max(1, round(schedule.misfire_grace_seconds)),
+            },
+        )
+
+    def specs(self) -> list[JobSpec]:
+        sources = self.jobs.pipeline.sources
+        own = [s for s in sources if s.name in self.schedule.per_source]
+        rest = [s for s in sources if s.name not in self.schedule.per_source]
+        specs = [
+            JobSpec(f"intake:{s.name}", self.schedule.per_source[s.name], lambda p, s=s: self.jobs.intake([s], p))
+            for s in own
+        ]
+        if rest:
+            specs.append(JobSpec("intake", self.schedule.intake, lambda p: self.jobs.intake(rest, p)))
+        specs.append(JobSpec("keying", self.schedule.keying, lambda p: self.jobs.keying()))
+        specs.append(JobSpec("acknowledge", self.schedule.acknowledge, lambda p: self.jobs.acknowledge()))
+        return specs
+
+    def start(self, *, paused: bool = False) -> None:
+        for spec in self.specs():
+            first = datetime.now().astimezone() if spec.trigger.seconds is not None else None
+            self.scheduler.add_job(
+                self._run,
+                _trigger(spec.trigger),
+                args=(spec,),
+                id=spec.name,
+                name=spec.name,
+                next_run_time=first,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(1, round(self.schedule.misfire_grace_seconds)),
+            )
+        self.scheduler.start(paused=paused)
+        log.info("daemon started (holder %s): %s", self.jobs.pipeline.holder, ", ".join(s.name for s in self.specs()))
+
+    def stop(self) -> None:
+        """Let the job in hand finish its message, then shut down (waits)."""
+        self.stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        log.info("daemon stopped")
+
+    def serve(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop cleanly."""
+        asked = threading.Event()
+
+        def on_signal(signum: int, _frame: object) -> None:
+            log.info("%s received: finishing the work in hand", signal.Signals(signum).name)
+            self.stopping.set()
+            asked.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not asked.wait(1.0):
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    # -- one run of one job ------------------------------------------------------
+
+    def _check_stop(self, _stage: str, _done: int) -> None:
+        if self.stopping.is_set():
+            raise Stopping
+
+    def _run(self, spec: JobSpec) -> None:
+        if self.stopping.is_set():
+            return
+        job_token = current_job.set(spec.name)
+        run_token = current_run.set(uuid.uuid4().hex[:12])
+        started = time.monotonic()
+        try:
+            try:
+                summary = spec.run(self._check_stop)
+            except Stopping:
+                log.info("job %s: stopped after the message in hand", spec.name)
+                return
+            except Exception:  # the daemon lives on; the next run tries again
+                log.exception("job %s failed", spec.name)
+                return
+            summary.seconds = time.monotonic() - started
+            log.info("job %s: %s", spec.name, summary.line())
+            for problem in summary.errors:
+                log.warning("job %s: %s", spec.name, problem)
+        finally:
+            current_run.reset(run_token)
+            current_job.reset(job_token)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the job and
+    run id of the job the line came from."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        job, run = current_job.get(), current_run.get()
+        if job is not None:
+            entry["job"] = job
+            entry["run_id"] = run
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def use_json_logs() -> None:
+    """Switch every handler of the root logger to JSON lines."""
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(JsonFormatter())
+
+
+__all__ = ["ACKNOWLEDGE_LEASE", "KEYING_LEASE", "Daemon", "JobSpec", "Jobs", "JsonFormatter", "Stopping", "job_lease", "use_json_logs"]
