@@ -204,7 +204,8 @@ def run(
         pipeline = build_pipeline(settings, today=_today(today, settings))
     except OrderbotError as exc:
         raise _fail(exc) from exc
-    jobs = Jobs(pipeline, lease_seconds=settings.schedule.lease_seconds)
+    fixed = today is not None or settings.today is not None
+    jobs = Jobs(pipeline, lease_seconds=settings.schedule.lease_seconds, today=None if fixed else date.today)
     if not once:
         # The daemon's one-line summaries are its log: show them without -v.
         scheduler_log = logging.getLogger("orderbot.scheduler")

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -91,11 +91,15 @@ class Jobs:
     """The three jobs, each under its lease; ``orderbot run --once`` and the
     daemon both go through here."""
 
-    def __init__(self, pipeline: Pipeline, *, lease_seconds: float = 120.0) -> None:
+    def __init__(self, pipeline: Pipeline, *, lease_seconds: float = 120.0, today: Callable[[], date] | None = None) -> None:
         self.pipeline = pipeline
         self.lease_seconds = lease_seconds
+        # A daemon runs for months: without a fixed date, date checks use the day of each run.
+        self.today = today
 
     def intake(self, sources: Sequence[MailSource] | None = None, progress: Progress | None = None) -> RunSummary:
+        if self.today is not None:
+            self.pipeline.processor.today = self.today()
         # Pipeline.receive leases each source itself (source:NAME): no second lease here.
         return self.pipeline.receive(progress, sources=sources)
 

@@ -225,3 +225,39 @@ def test_jobs_are_declared_with_one_instance_coalesced_and_a_grace_time(tmp_path
     for job in jobs.values():
         assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 45)
     assert "cron" in str(jobs["intake:inbox"].trigger)
+
+
+def test_a_stop_ends_intake_after_the_message_in_hand(tmp_path: Path):
+    """Given the demo inbox, when the daemon is told to stop while intake takes the
+    first message, then that message is committed and settled, no other is taken,
+    and the source lease is released."""
+    config = _config(tmp_path)
+    settings = load_settings(config, environ={})
+    pipeline = build_pipeline(settings, today=date(2026, 11, 26))
+    with pipeline.store:
+        daemon = Daemon(Jobs(pipeline), settings.schedule)
+        spec = next(s for s in daemon.specs() if s.name == "intake")
+        check = daemon._check_stop
+
+        def signal_during_first_message(stage: str, done: int) -> None:
+            daemon.stopping.set()  # what SIGTERM does
+            check(stage, done)
+
+        daemon._check_stop = signal_during_first_message  # type: ignore[method-assign]
+        daemon._run(spec)
+        counts = pipeline.store.message_counts()
+    db = settings.data_dir / "orderbot.db"
+    assert sum(counts.values()) == 1 and counts.get("received", 0) == 0, counts
+    assert _rows(db, "select name from leases") == []
+
+
+def test_the_reference_date_follows_the_calendar_unless_fixed(tmp_path: Path):
+    """Given a daemon running past midnight, intake checks dates against the day of
+    the run; a fixed date (--today, `today`) stays fixed."""
+    settings = load_settings(_config(tmp_path), environ={})
+    pipeline = build_pipeline(settings, today=date(2026, 11, 26))
+    with pipeline.store:
+        Jobs(pipeline, today=lambda: date(2026, 11, 27)).intake(sources=[])
+        assert pipeline.processor.today == date(2026, 11, 27)
+        Jobs(pipeline).intake(sources=[])
+        assert pipeline.processor.today == date(2026, 11, 27)
