@@ -13,8 +13,10 @@ daemon and ``orderbot run --once`` (which goes through the same ``Jobs``),
 never run the same job at once: the one that finds the lease taken skips
 its run with a log line.
 
-Jobs run one at a time in one worker thread: they share the pipeline, whose
-per-run caches are not meant for two threads.
+Intake jobs run one at a time in their own thread: they share the pipeline's
+per-run caches (credit, history), which are not meant for two threads.
+Keying and acknowledgement run in a second pool, so a long keying pass does
+not hold intake up.
 
 SIGTERM or SIGINT sets ``stop``: intake stops after the message in hand,
 keying and acknowledgement finish the pass in hand, leases are released,
@@ -154,7 +156,7 @@ class Daemon:
         self.schedule = schedule
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={"intake": ThreadPoolExecutor(max_workers=1), "default": ThreadPoolExecutor(max_workers=2)},
             job_defaults={
                 "max_instances": 1,
                 "coalesce": True,
@@ -185,6 +187,7 @@ class Daemon:
                 args=(spec,),
                 id=spec.name,
                 name=spec.name,
+                executor="intake" if spec.name.startswith("intake") else "default",
                 next_run_time=first,
                 max_instances=1,
                 coalesce=True,

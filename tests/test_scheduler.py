@@ -224,6 +224,7 @@ def test_jobs_are_declared_with_one_instance_coalesced_and_a_grace_time(tmp_path
     assert set(jobs) == set(names)
     for job in jobs.values():
         assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 45)
+        assert job.executor == ("intake" if job.id.startswith("intake") else "default")
     assert "cron" in str(jobs["intake:inbox"].trigger)
 
 
