@@ -290,6 +290,28 @@ def demo(
 
 
 @app.command()
+def report(
+    since: Annotated[str, typer.Option("--since", help="First day of the report, YYYY-MM-DD.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for index.html and its charts.")],
+    until: Annotated[Optional[str], typer.Option("--until", help="Last day, YYYY-MM-DD (default: today).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write the operations report (volume, straight-through rate, review reasons,
+    slowest steps, unusual patterns) as HTML with charts."""
+    from bot.reporting import build_report, write_report
+    from bot.store import Store
+
+    settings = _settings(config)
+    first, last = _today(since), _today(until) if until else None
+    try:
+        with Store.open(settings.store_url) as store:
+            page = write_report(build_report(store, first, last), out)
+    except (OrderbotError, ValueError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"orderbot report: {page}")
+
+
+@app.command()
 def status(config: ConfigOption = None) -> None:
     """Counts of messages and orders by state."""
     settings = _settings(config)

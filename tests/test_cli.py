@@ -139,3 +139,19 @@ def test_a_password_variable_is_not_mistaken_for_a_setting(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert '"base_url": "http://127.0.0.1:8080"' in result.stdout
     assert "canary-portal-77" not in result.stdout + result.stderr
+
+
+def test_report_writes_html_with_charts_from_the_store(tmp_path: Path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.eml").write_bytes(body_order("4500019901"))
+    config = tmp_path / "orderbot.yaml"
+    config.write_text(f"data_dir: data\nmaster_data:\n  path: {DEMO_MASTER_DATA}\n"
+                      "sources:\n  - {type: folder, name: test, path: inbox}\n", encoding="utf-8")
+    assert orderbot("run", "--once", "--config", str(config), "--today", "2026-11-26").returncode == 0
+    out = tmp_path / "report"
+    result = orderbot("report", "--since", "2026-01-01", "--out", str(out), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert (out / "index.html").is_file() and (out / "volume.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = orderbot("report", "--since", "26.11.2026", "--out", str(out), "--config", str(config))
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
