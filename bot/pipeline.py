@@ -73,6 +73,14 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def then(self, keyed: RunSummary, acked: RunSummary) -> RunSummary:
+        """This intake's summary with the keying and acknowledgement that followed it."""
+        self.keyed, self.acknowledged = keyed.keyed, acked.acknowledged
+        self.needs_review += keyed.needs_review
+        self.failed += keyed.failed
+        self.errors += keyed.errors + acked.errors
+        return self
+
     def line(self) -> str:
         return (
             f"received={self.received} duplicates={self.duplicates} orders={self.orders} "
@@ -351,13 +359,7 @@ class Pipeline:
 
     def run_once(self, progress: Progress | None = None) -> RunSummary:
         started = time.monotonic()
-        summary = self.receive(progress)
-        keyed = self.key(progress)
-        acked = self.acknowledge()
-        summary.keyed, summary.acknowledged = keyed.keyed, acked.acknowledged
-        summary.needs_review += keyed.needs_review
-        summary.failed += keyed.failed
-        summary.errors += keyed.errors + acked.errors
+        summary = self.receive(progress).then(self.key(progress), self.acknowledge())
         summary.seconds = time.monotonic() - started
         return summary
 

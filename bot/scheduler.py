@@ -122,13 +122,7 @@ class Jobs:
     def cycle(self, progress: Progress | None = None) -> RunSummary:
         """One full cycle (``run --once``): intake, keying, acknowledgement."""
         started = time.monotonic()
-        summary = self.intake(progress=progress)
-        keyed = self.keying(progress)
-        acked = self.acknowledge()
-        summary.keyed, summary.acknowledged = keyed.keyed, acked.acknowledged
-        summary.needs_review += keyed.needs_review
-        summary.failed += keyed.failed
-        summary.errors += keyed.errors + acked.errors
+        summary = self.intake(progress=progress).then(self.keying(progress), self.acknowledge())
         summary.seconds = time.monotonic() - started
         return summary
 
