@@ -263,3 +263,18 @@ def test_decimals_are_read_in_the_portals_format():
 def test_the_password_never_shows_in_a_session_repr():
     session = PortalSession("http://127.0.0.1:1", "clerk", "canary-pw-5521")
     assert "canary-pw-5521" not in repr(session) and "clerk" in repr(session)
+
+
+def test_a_trace_is_scrubbed_of_the_password_in_every_encoding():
+    import io
+    import zipfile
+
+    from connectors.portal.playwright_portal import scrub_trace
+
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w") as archive:
+        archive.writestr("trace.network", 'body=username%3Dclerk%26password%3Dp%26ss+w%21 "p&ss w!" p%26ss%20w%21')
+        archive.writestr("resources/x.html", b"<input value='p&ss w!'>")
+    with zipfile.ZipFile(io.BytesIO(scrub_trace(raw.getvalue(), "p&ss w!"))) as archive:
+        texts = b"".join(archive.read(name) for name in archive.namelist())
+    assert b"p&ss" not in texts and b"p%26ss" not in texts and texts.count(b"********") == 4

@@ -114,6 +114,7 @@ class PlaywrightPortal:
             self._context.route("**/*", self._only_the_portal)
             if self.session.trace_on_failure:
                 self._context.tracing.start(screenshots=True, snapshots=True)
+                self._context.tracing.stop_chunk()  # each submit records its own chunk
                 self._tracing = True
             self._page = self._new_page()
         except Error as exc:
@@ -509,7 +510,7 @@ class PlaywrightPortal:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "trace.zip"
             self._context.tracing.stop_chunk(path=str(path))
-            return path.read_bytes()
+            return scrub_trace(path.read_bytes(), self.session.password)
 
     def _fail_diagnostics(self, what: str) -> None:
         stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
@@ -524,6 +525,29 @@ class PlaywrightPortal:
                 self._diagnostics.append(("trace", f"{what}-{stamp}.zip", trace))
         except Exception:
             log.debug("no trace of the failed %s", what, exc_info=True)
+
+
+def scrub_trace(trace: bytes, secret: str) -> bytes:
+    """The trace zip with every copy of ``secret`` (as typed, URL- or
+    JSON-encoded) overwritten: a re-login inside a recorded chunk must not
+    leave the password in a form body or a DOM snapshot."""
+    import io
+    import json
+    import zipfile
+    from urllib.parse import quote, quote_plus
+
+    if not secret:
+        return trace
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    needles = sorted({form.encode() for form in forms}, key=len, reverse=True)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(trace)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            for needle in needles:
+                data = data.replace(needle, b"********")
+            target.writestr(item, data)
+    return out.getvalue()
 
 
 def _origin(url: str) -> str:
