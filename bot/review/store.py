@@ -3,20 +3,20 @@
 The workbench shares the order store's database (``bot.store.schema`` has its
 tables, migration ``0004_review`` creates them) but not its API: accounts,
 sessions, locks, audit and corrections are the workbench's business, so they
-are read and written here, with the same transaction discipline as
-``bot.store.Store`` (SQLite writes begin IMMEDIATE).
+are read and written here, in the store's own transactions
+(``Store.transaction``: one pool, SQLite writes begin IMMEDIATE, lock
+errors become ``StoreBusy``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from bot.store import Store
-from bot.store.engine import SQLITE_BEGIN
 
 Clock = Callable[[], datetime]
 
@@ -26,16 +26,15 @@ def utc_now() -> datetime:
 
 
 class ReviewDb:
-    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
-        self._engine = engine
-        self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+    """The workbench's tables, in transactions of the store they sit beside."""
+
+    def __init__(self, store: Store, clock: Clock = utc_now) -> None:
+        self._store = store
         self._clock = clock
 
     @classmethod
     def for_store(cls, store: Store, clock: Clock = utc_now) -> ReviewDb:
-        # The Store keeps its engine private; the workbench uses the same one so
-        # that SQLite sees a single pool (one busy timeout, one WAL writer queue).
-        return cls(store._engine, clock)
+        return cls(store, clock)
 
     def now(self) -> datetime:
         now = self._clock()
@@ -43,12 +42,8 @@ class ReviewDb:
             raise ValueError("the clock must return timezone-aware datetimes")
         return now
 
-    @contextmanager
-    def reading(self) -> Iterator[Connection]:
-        with self._engine.begin() as conn:
-            yield conn
+    def reading(self) -> AbstractContextManager[Connection]:
+        return self._store.transaction(write=False)
 
-    @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        with self._writer.begin() as conn:
-            yield conn
+    def writing(self) -> AbstractContextManager[Connection]:
+        return self._store.transaction(write=True)

@@ -15,12 +15,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Table, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +45,6 @@ from bot.model import (
     OrderState,
 )
 from bot.store import rows
-from bot.store.keying import KeyingRecords
 from bot.store.engine import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
     SQLITE_BEGIN,
@@ -44,6 +54,7 @@ from bot.store.engine import (
     safe_url,
     translated_errors,
 )
+from bot.store.keying import KeyingRecords
 from bot.store.records import (
     MAIL_ATTENTION,
     MAIL_TRANSITIONS,
@@ -145,6 +156,12 @@ class Store(KeyingRecords):
         return f"Store({self.url!r})"
 
     # --- transactions -------------------------------------------------------
+
+    def transaction(self, *, write: bool) -> AbstractContextManager[Connection]:
+        """A transaction on the store's own engine, for modules that keep their
+        tables beside the store's (the review workbench): one pool, one writer
+        queue on SQLite, and the same error translation (``StoreBusy``)."""
+        return self._writing() if write else self._reading()
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
