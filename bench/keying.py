@@ -15,31 +15,27 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-
 from pathlib import Path
 
 import httpx
 
+from bot.config import PortalSettings, Settings
+from bot.extraction_json import order_from_json
+from bot.identity import identify
+from bot.keying import Keyer, KeyingPolicy, entry_for
+from bot.model import MessageStatus, OrderState
+from bot.ports import PortalEntry
+from bot.store import Store
+from bot.wiring import build_keying
+from connectors.masterdata import CsvMasterData
+from connectors.portal.browser import chromium_executable
+from connectors.portal.playwright_portal import format_decimal
+from demo.portal.process import portal_process
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bot.config import PortalSettings, Settings  # noqa: E402
-from bot.extraction_json import order_from_json  # noqa: E402
-from bot.identity import identify  # noqa: E402
-from bot.keying import Keyer, KeyingPolicy, entry_for  # noqa: E402
-from bot.model import MessageStatus, OrderState  # noqa: E402
-from bot.ports import PortalEntry  # noqa: E402
-from bot.store import Store  # noqa: E402
-from bot.wiring import build_keying  # noqa: E402
-from connectors.masterdata import CsvMasterData  # noqa: E402
-from connectors.portal.browser import chromium_executable  # noqa: E402
-from connectors.portal.playwright_portal import format_decimal  # noqa: E402
-from demo.portal.process import portal_process  # noqa: E402
-
 MASTER = ROOT / "demo" / "masterdata"
 RECIPE = ROOT / "config" / "portals" / "demo.yaml"
 PASSWORD = "bench-pass"

@@ -10,7 +10,7 @@ summary of every order.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,17 +31,9 @@ class DemoResult:
     orders: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        s = self.summary
-        return {
-            "summary": {
-                "received": s.received, "duplicates": s.duplicates, "orders": s.orders, "ready": s.ready,
-                "needs_review": s.needs_review, "keyed": s.keyed, "acknowledged": s.acknowledged,
-                "failed": s.failed, "seconds": round(s.seconds, 2),
-            },
-            "portal_url": self.portal_url,
-            "orders": self.orders,
-            "errors": s.errors,
-        }
+        summary = {k: v for k, v in asdict(self.summary).items() if k != "errors"}
+        summary["seconds"] = round(self.summary.seconds, 2)
+        return {"summary": summary, "portal_url": self.portal_url, "orders": self.orders, "errors": self.summary.errors}
 
 
 def run_demo(settings: Settings, *, today: date, workers: int = 2) -> DemoResult:

@@ -197,7 +197,7 @@ def test_entry_refuses_a_line_without_sku(master):
         entry_for(order, master)
 
 
-def test_entry_uses_the_known_address_id_else_the_text(master):
+def test_entry_types_an_address_unknown_to_master_data_as_text(master):
     known = order_from_json({"source": "body", "customer_id": "C1001", "po_number": "X", "lines": [],
                              "ship_to": {"name": "N", "city": "Hamburg"}})
     entry = entry_for(known, master)
