@@ -198,12 +198,17 @@ class Keyer:
                         except PortalUnavailable as exc:
                             mine.errors.append(f"portal session: {exc}")
                             break
-                    if kind == "reconcile":
-                        assert isinstance(item, KeyingAttempt)
-                        self.reconcile_one(portal, item, mine)
-                    else:
-                        assert isinstance(item, StoredOrder)
-                        self.key_one(portal, item, mine)
+                    try:
+                        if kind == "reconcile":
+                            assert isinstance(item, KeyingAttempt)
+                            self.reconcile_one(portal, item, mine)
+                        else:
+                            assert isinstance(item, StoredOrder)
+                            self.key_one(portal, item, mine)
+                    except Exception as exc:  # noqa: BLE001 - e.g. the store busy: the attempt stays open
+                        # for reconciliation; this worker goes on with the next order.
+                        log.exception("keying %s failed", kind)
+                        mine.errors.append(f"{kind}: {type(exc).__name__}: {exc}")
                     with lock:
                         done[0] += 1
                         if progress:

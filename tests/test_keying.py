@@ -233,3 +233,25 @@ def test_a_keying_run_prunes_old_artifacts(store, master):
     assert len(store.artifacts(order_id)) == 1  # young: kept
     keyer(store, master, PortalState(), artifacts_keep_days=-1).run()
     assert store.artifacts(order_id) == []
+
+
+def test_a_store_failure_on_one_order_does_not_stop_the_others(store, master, monkeypatch):
+    from bot.errors import StoreBusy
+
+    first, second = ready(store, "PO-X1"), ready(store, "PO-X2")
+    real = store.begin_keying
+    calls = []
+
+    def busy_once(order_id, **kwargs):
+        calls.append(order_id)
+        if len(calls) == 1:
+            raise StoreBusy("database is locked")
+        return real(order_id, **kwargs)
+
+    monkeypatch.setattr(store, "begin_keying", busy_once)
+    state = PortalState()
+    report = keyer(store, master, state).run()  # one worker: the second order still goes
+    assert any("StoreBusy: database is locked" in e for e in report.errors)
+    assert {store.get_order(i).state for i in (first, second)} == {OrderState.READY, OrderState.KEYED}
+    keyer(store, master, state).run()
+    assert {store.get_order(i).state for i in (first, second)} == {OrderState.KEYED} and state.submits == 2
