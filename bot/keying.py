@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from bot import failpoints, holders
 from bot.errors import (
     DuplicateOrder,
     InvalidTransition,
@@ -167,11 +168,17 @@ class Keyer:
 
     # -- the whole stage -------------------------------------------------------
 
-    def run(self, progress: Callable[[str, int], None] | None = None, limit: int | None = None) -> KeyingReport:
-        """Reconcile what dead workers left, then key every ready order that is due."""
+    def run(self, progress: Callable[[str, int], None] | None = None, limit: int | None = None,
+            stop: Callable[[], bool] | None = None) -> KeyingReport:
+        """Reconcile what dead workers left, then key every ready order that is due.
+        Once ``stop()`` is true, each worker finishes the order in hand and
+        takes no other (the rest stays ready for the next run)."""
         report = KeyingReport()
         self.store.prune_artifacts(timedelta(days=self.policy.artifacts_keep_days))
         stale = self.store.unfinished_attempts(timedelta(seconds=self.policy.stale_after_seconds))
+        # A worker of this host that was killed needs no waiting for: its attempts are stale now.
+        known = {a.id for a in stale}
+        stale += [a for a in self.store.unfinished_attempts() if a.id not in known and holders.is_dead(a.holder)]
         due = self.store.orders_to_key(limit)
         if not stale and not due:
             return report
@@ -187,7 +194,7 @@ class Keyer:
             mine = KeyingReport()
             portal: Portal | None = None
             try:
-                while True:
+                while not (stop and stop()):
                     try:
                         kind, item = work.get_nowait()
                     except queue.Empty:
@@ -238,6 +245,7 @@ class Keyer:
             return
         try:
             attempt = self.store.begin_keying(stored.id, holder=self.holder)
+            failpoints.reach("keying.after_begin")
         except InvalidTransition:
             return  # another worker or process took it
         except DuplicateOrder as exc:
@@ -250,6 +258,7 @@ class Keyer:
                 self._found(portal, attempt, stored, entry, existing.order_number, report)
                 return
             number = portal.submit(entry).order_number
+            failpoints.reach("keying.after_submit")
             self._check_and_finish(portal, attempt, stored, entry, number, KeyingOutcome.KEYED, report)
         except KeyingUncertain as exc:
             self._keep_artifacts(portal, attempt)

@@ -23,13 +23,11 @@ The transport is a ``Mailer`` (``connectors.smtp.SmtpTransport`` or
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot import failpoints, holders
 from bot.errors import (
     DeliveryUncertain,
     MailRejected,
@@ -91,7 +89,7 @@ class MailQueue:
         self.transport = transport
         self.writer = writer
         self.retry = retry
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = holder or holders.holder()
         self.lease_seconds = lease_seconds
 
     # --- queueing -----------------------------------------------------------------
@@ -171,8 +169,9 @@ class MailQueue:
 
     # --- delivering -----------------------------------------------------------------
 
-    def deliver(self, limit: int | None = None) -> DeliveryReport:
-        """Send the queued mail that is due, each at most once."""
+    def deliver(self, limit: int | None = None, stop: Callable[[], bool] | None = None) -> DeliveryReport:
+        """Send the queued mail that is due, each at most once; once ``stop()``
+        is true, no further mail is started."""
         report = DeliveryReport()
         if not self.store.acquire_lease(DELIVERY_LEASE, self.holder, self.lease_seconds):
             report.skipped = True
@@ -183,6 +182,8 @@ class MailQueue:
                 report.uncertain.append(mail)
                 report.errors.append(_attention(mail))
             for mail in self.store.due_mails(limit):
+                if stop and stop():
+                    break
                 if not self.store.acquire_lease(DELIVERY_LEASE, self.holder, self.lease_seconds):
                     report.errors.append("outgoing mail: delivery lease lost; stopping")
                     break
@@ -222,6 +223,7 @@ class MailQueue:
             report.uncertain.append(self._finish(mail, MailStatus.UNCERTAIN, error))
             report.errors.append(_attention(report.uncertain[-1]))
         else:
+            failpoints.reach("mail.after_send")
             report.sent.append(self.store.finish_mail(mail.id, MailStatus.SENT))
         return True
 

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +27,7 @@ from decimal import Decimal
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 
+from bot import failpoints, holders
 from bot.changes import EarlierOrder
 from bot.errors import InvalidTransition, PermanentError, TransientError
 from bot.identity import identify
@@ -123,7 +121,7 @@ class Pipeline:
         self._senders: set[tuple[str, str]] = set()  # (customer_id, address) that sent orders
         self._senders_read: set[int] = set()  # order ids whose sender is in _senders
         # Who holds the source leases: unique per process, readable in the store.
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = holder or holders.holder()
         self.lease_seconds = lease_seconds
         # Customer email: given, or built on the mailer with the bundled templates.
         if outgoing is None and mailer is not None:
@@ -263,6 +261,7 @@ class Pipeline:
             self.store.add_location(entry.id, raw.account, raw.folder, raw.uidvalidity, raw.uid)
         summary.received += 1
         status = self._process(entry.id, raw, summary)
+        failpoints.reach("intake.after_commit")
         source.settle(raw, status)
 
     def _process(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:
@@ -318,32 +317,35 @@ class Pipeline:
 
     # -- key, acknowledge --------------------------------------------------------
 
-    def key(self, progress: Progress | None = None) -> RunSummary:
+    def key(self, progress: Progress | None = None, stop: Callable[[], bool] | None = None) -> RunSummary:
         """Key every ready order that is due into the portal, exactly once
         (``bot.keying``), after settling what a dead worker left; without a
-        portal, orders stay ready."""
+        portal, orders stay ready. Once ``stop()`` is true, each worker
+        finishes the order in hand and takes no other."""
         summary = RunSummary()
         if self.portal is None:
             return summary
-        report = Keyer(self.store, self.master, self.portal, holder=self.holder, policy=self.keying).run(progress)
+        keyer = Keyer(self.store, self.master, self.portal, holder=self.holder, policy=self.keying)
+        report = keyer.run(progress, stop=stop)
         summary.keyed = report.keyed + report.found
         summary.needs_review = report.to_review
         summary.failed = report.failed
         summary.errors += report.errors
         return summary
 
-    def acknowledge(self) -> RunSummary:
+    def acknowledge(self, stop: Callable[[], bool] | None = None) -> RunSummary:
         """Queue an acknowledgement for every keyed order (once per order),
         deliver what is due, and move an order to acknowledged when its mail is
         sent or deliberately not sent. An uncertain or failed one leaves the
-        order keyed, with the reason in its events, for a person."""
+        order keyed, with the reason in its events, for a person. Once
+        ``stop()`` is true, delivery ends after the mail in hand."""
         summary = RunSummary()
         if self.outgoing is None:
             return summary
         keyed = self.store.orders(state=OrderState.KEYED)
         for stored in keyed:
             self.outgoing.queue_acknowledgement(stored)
-        report = self.outgoing.deliver()
+        report = self.outgoing.deliver(stop=stop)
         summary.errors += report.errors
         for stored in keyed:
             mail = self.store.outgoing_mail_for(stored.id, MailKind.ACKNOWLEDGEMENT)

@@ -52,7 +52,7 @@ def build_mail_queue(settings: Settings, store: Store, master: MasterData) -> Ma
     writer = ReplyWriter(templates, sender=settings.outbox.sender, master=master)
     outbox = settings.outbox
     retry = RetryPolicy(outbox.retry_first_seconds, outbox.retry_max_seconds, outbox.max_attempts)
-    return MailQueue(store, transport, writer, retry=retry)
+    return MailQueue(store, transport, writer, retry=retry, lease_seconds=settings.schedule.lease_seconds)
 
 
 def build_templates(settings: Settings) -> TemplateSet:
@@ -107,6 +107,7 @@ def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
         ack_sender=settings.outbox.sender,
         outgoing=outgoing,
         max_message_bytes=settings.max_message_bytes,
+        lease_seconds=settings.schedule.lease_seconds,
         templates=templates,
         rule_settings=load_rule_settings(settings.rules.path),
     )

@@ -255,3 +255,38 @@ def test_a_store_failure_on_one_order_does_not_stop_the_others(store, master, mo
     assert {store.get_order(i).state for i in (first, second)} == {OrderState.READY, OrderState.KEYED}
     keyer(store, master, state).run()
     assert {store.get_order(i).state for i in (first, second)} == {OrderState.KEYED} and state.submits == 2
+
+
+def test_a_stop_ends_the_pass_after_the_order_in_hand(store, master):
+    """Given five ready orders and one worker, when the daemon is told to stop while
+    the first is keyed, then that one is keyed and the others stay ready."""
+    ids = [ready(store, f"ST-{i}") for i in range(5)]
+    state = PortalState()
+    stopping = []
+    report = keyer(store, master, state).run(progress=lambda stage, done: stopping.append(done), stop=lambda: bool(stopping))
+    assert report.keyed == 1 and state.submits == 1
+    assert sorted(store.get_order(i).state for i in ids) == [OrderState.KEYED] + [OrderState.READY] * 4
+
+
+def test_an_attempt_of_a_killed_worker_is_settled_at_once(store, master):
+    """Given an attempt left in keying by a process of this host that is gone (the
+    order was saved in the portal), when keying runs with the usual stale time,
+    then it is settled by searching now, not two minutes later."""
+    import socket
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    order_id = ready(store, "KILLED-1")
+    store.begin_keying(order_id, holder=f"{socket.gethostname()}:{child.pid}:0a1b2c3d")
+    state = PortalState()
+    DoublePortal(state).submit(entry_for(store.get_order(order_id).order, master))
+    report = keyer(store, master, state, stale_after_seconds=120).run()
+    assert report.found == 1 and state.submits == 1
+    assert store.get_order(order_id).state is OrderState.KEYED
+    # A live holder's attempt is left alone until it is stale.
+    live = ready(store, "LIVE-1")
+    store.begin_keying(live, holder="another-live-worker")
+    assert keyer(store, master, state, stale_after_seconds=120).run().found == 0
+    assert store.get_order(live).state is OrderState.KEYING

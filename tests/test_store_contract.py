@@ -1024,6 +1024,21 @@ def test_lease_renewal_and_expiry(store: Store, clock: FakeClock):
     assert not store.acquire_lease("keying", "bot-a", 60)
 
 
+def test_leases_of_dead_holders_are_released_and_no_others(store: Store):
+    """
+    Given leases held by a dead process and by a live one
+    When the dead holders' leases are released
+    Then only those are gone, and another holder can take them at once
+    """
+    assert store.acquire_lease("source:inbox", "host:1:dead", 600)
+    assert store.acquire_lease("job:keying", "host:1:dead", 600)
+    assert store.acquire_lease("job:acknowledge", "host:2:alive", 600)
+    assert sorted(store.release_dead_leases(lambda holder: holder.endswith(":dead"))) == ["job:keying", "source:inbox"]
+    assert store.acquire_lease("job:keying", "bot-b", 60)
+    assert not store.acquire_lease("job:acknowledge", "bot-b", 60)
+    assert store.release_dead_leases(lambda holder: holder.endswith(":dead")) == []
+
+
 def test_two_stores_compete_for_one_lease(store_url: str, clock: FakeClock):
     """
     Given two store objects on one database

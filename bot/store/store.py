@@ -534,6 +534,16 @@ class Store(KeyingRecords):
             # A row comes back if it was inserted or updated, none if the WHERE said no.
             return conn.execute(stmt.returning(leases.c.name)).first() is not None
 
+    def release_dead_leases(self, is_dead: Callable[[str], bool]) -> list[str]:
+        """Release every lease whose holder ``is_dead`` says is gone (a process
+        killed before it could release them); returns their names."""
+        with self._writing() as conn:
+            held = conn.execute(select(leases.c.name, leases.c.holder)).all()
+            dead = [(name, holder) for name, holder in held if is_dead(holder)]
+            for name, holder in dead:
+                conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
+        return [name for name, _ in dead]
+
     def release_lease(self, name: str, holder: str) -> bool:
         """Give the lease up; False if ``holder`` did not hold it."""
         with self._writing() as conn:

@@ -1,0 +1,50 @@
+"""Who holds a lease or a keying attempt, and whether that process still lives.
+
+A holder is ``HOST:PID:NONCE``. After a crash (SIGKILL, power cut) the store
+still names the dead process as the holder of its leases and attempts; waiting
+for them to expire would hold a restarted daemon up for minutes. A holder on
+this host whose process is gone is dead at once; one on another host, or one
+that does not look like ours, is only dead once its lease expires (we cannot
+see other machines' processes).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+_issued: set[str] = set()  # nonces this process handed out
+
+
+def is_dead(holder: str) -> bool:
+    """True only when ``holder`` is certainly a process of this host that is gone.
+
+    A pid that is alive counts as alive even when it was reused by another
+    program (we then wait for the lease to expire: slow, never wrong). Our own
+    pid under another holder id is an earlier life of this process (a
+    container restarts its daemon with the same pid)."""
+    host, _, rest = holder.partition(":")
+    pid_text, _, nonce = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit() or not nonce:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return nonce not in _issued
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def holder() -> str:
+    """A new holder id of this process (recorded, so ``is_dead`` knows it is ours)."""
+    nonce = uuid.uuid4().hex[:8]
+    _issued.add(nonce)
+    return f"{socket.gethostname()}:{os.getpid()}:{nonce}"
+
+
+__all__ = ["holder", "is_dead"]
