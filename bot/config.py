@@ -255,12 +255,38 @@ class ScheduleSettings(_Section):
     )
     keying: Trigger = Field(Trigger(seconds=30), description="The keying worker (it also reconciles stale attempts).")
     acknowledge: Trigger = Field(Trigger(seconds=60), description="Acknowledgements to customers of keyed orders.")
+    report: Trigger = Field(
+        Trigger(cron="0 7 * * *"), description="The daily report mail (only with report.recipients set)."
+    )
     misfire_grace_seconds: float = Field(
         60.0, gt=0, description="A run that could not start within this long of its time is skipped (coalesced)."
     )
     lease_seconds: float = Field(
         120.0, gt=0, description="A job's store lease lasts this long and is renewed while the job runs; a dead daemon's lapses."
     )
+
+
+class MetricsSettings(_Section):
+    """The Prometheus endpoint the daemon serves (``bot.metrics``)."""
+
+    port: int | None = Field(None, ge=0, lt=65536, description="Serve /metrics on this port; none: no endpoint.")
+    host: str = Field("127.0.0.1", description="Address the endpoint listens on.")
+
+
+class ReportSettings(_Section):
+    """The daily report mail to handlers and managers (``bot.report_mail``)."""
+
+    recipients: tuple[str, ...] = Field((), description="Who gets the daily report; empty: no report mail.")
+    days: int = Field(14, gt=0, le=366, description="Days the report covers, up to the day before it is sent.")
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, recipients: tuple[str, ...]) -> tuple[str, ...]:
+        for recipient in recipients:
+            address = parseaddr(recipient)[1]
+            if "@" not in address or address.startswith("@") or address.endswith("@"):
+                raise ValueError(f"{recipient!r} is not an email address")
+        return recipients
 
 
 class LoggingSettings(_Section):
@@ -284,6 +310,8 @@ class Settings(_Section):
     )
     schedule: ScheduleSettings = ScheduleSettings()
     logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    report: ReportSettings = ReportSettings()
 
     @field_validator("sources")
     @classmethod

@@ -25,7 +25,7 @@ import io
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -515,9 +515,13 @@ def _day_axis(ax: object, days: Sequence[date]) -> None:
 # --- the page --------------------------------------------------------------
 
 
-def render_html(report: Report) -> str:
-    """The report page; charts are the ``CHART_FILES`` next to it. Every value
-    is escaped (customer names and ids come from mail)."""
+def render_html(report: Report, chart_src: Mapping[str, str] | None = None) -> str:
+    """The report page; charts are the ``CHART_FILES`` next to it, or the
+    ``src`` given per ``CHART_FILES`` key (``cid:`` references in a mail).
+    Every value is escaped (customer names and ids come from mail)."""
+    charts = dict(chart_src) if chart_src is not None else CHART_FILES
+    if charts.keys() != CHART_FILES.keys():
+        raise ValueError(f"chart_src must name the charts {sorted(CHART_FILES)}, got {sorted(charts)}")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -525,7 +529,7 @@ def render_html(report: Report) -> str:
     )
     env.filters["duration"] = _duration
     env.globals["zip"] = zip
-    return env.get_template("report.html").render(report=report, charts=CHART_FILES)
+    return env.get_template("report.html").render(report=report, charts=charts)
 
 
 def write_report(report: Report, out_dir: Path) -> Path:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -333,4 +334,27 @@ corrections = Table(
     Column("right", Text),
     Column("provenance_json", Text),
     Index(None, "order_id"),
+)
+
+# The daily report mail (bot.report_mail): one row per day it is sent on,
+# claimed ('sending', holder, claimed_at) before the first recipient is tried.
+# A claim left in 'sending' past its time is a dead sender's and may be taken
+# over; 'failed' (a transient failure) is tried again by the next run.
+REPORT_STATUSES = "'sending', 'sent', 'failed'"
+
+report_mails = Table(
+    "report_mails",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("holder", Text, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("message_id", Text),
+    # JSON: the addresses that have it, and those refused for good with the reply.
+    Column("sent_to_json", Text, nullable=False),
+    Column("rejected_json", Text, nullable=False),
+    Column("error", Text),
+    Column("finished_at", UTCDateTime),
+    CheckConstraint(f"status IN ({REPORT_STATUSES})", name="status"),
 )

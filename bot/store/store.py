@@ -68,6 +68,7 @@ from bot.store.records import (
     StoredDocument,
     StoredOrder,
 )
+from bot.store.report_records import ReportRecords
 from bot.store.schema import (
     KEYED_ORDER_INDEX,
     blobs,
@@ -99,7 +100,7 @@ def _po_key(po_number: Any) -> Any:
     return func.lower(func.trim(po_number))
 
 
-class Store(KeyingRecords):
+class Store(KeyingRecords, ReportRecords):
     """Open with ``Store.open(url)``; close with ``close()`` or a ``with`` block."""
 
     def __init__(self, engine: Engine, url: URL, clock: Clock) -> None:
