@@ -196,7 +196,7 @@ def run(
     store: once (--once), or as a daemon on the jobs in `schedule` until SIGTERM."""
     settings = _settings(config)
     from bot.scheduler import Daemon, Jobs, use_json_logs
-    from bot.wiring import build_pipeline
+    from bot.wiring import build_daily_report, build_pipeline
 
     if log_json or settings.logging.format == "json":
         use_json_logs()
@@ -212,7 +212,8 @@ def run(
         if scheduler_log.getEffectiveLevel() > logging.INFO:
             scheduler_log.setLevel(logging.INFO)
         with pipeline.store:
-            Daemon(jobs, settings.schedule).serve()
+            Daemon(jobs, settings.schedule, metrics=settings.metrics,
+                   report=build_daily_report(settings, pipeline)).serve()
         return
     with pipeline.store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:

@@ -6,6 +6,9 @@
     keying        the keying worker under the lease ``job:keying``; it first
                   reconciles attempts a dead worker left (``Keyer.run``)
     acknowledge   acknowledgements of keyed orders under ``job:acknowledge``
+    report        the daily report mail (``bot.report_mail``) on its cron, and
+                  a catch-up every quarter hour once that time has passed today,
+                  for a daemon that was down or a mail server that was
 
 Every job runs with ``max_instances=1``, ``coalesce=True`` and an explicit
 ``misfire_grace_time``. The leases live in the store, so two daemons, or a
@@ -44,14 +47,19 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import ScheduleSettings, Trigger
+from bot import failpoints, holders
+from bot.config import MetricsSettings, ScheduleSettings, Trigger
+from bot.metrics import MetricsServer, serve_metrics
 from bot.pipeline import Pipeline, Progress, RunSummary
+from bot.report_mail import DailyReport, ReportMailResult
 from bot.ports import MailSource
 from bot.store import Store
 
 log = logging.getLogger("orderbot.scheduler")
 
 KEYING_LEASE = "job:keying"
+REPORT_CATCH_UP = Trigger(seconds=900)
+PROGRESS_SECONDS = 15.0
 ACKNOWLEDGE_LEASE = "job:acknowledge"
 
 # The job and run a log line belongs to (read by JsonFormatter).
@@ -105,11 +113,11 @@ class Jobs:
         # Pipeline.receive leases each source itself (source:NAME): no second lease here.
         return self.pipeline.receive(progress, sources=sources)
 
-    def keying(self, progress: Progress | None = None) -> RunSummary:
-        return self._leased(KEYING_LEASE, lambda: self.pipeline.key(progress))
+    def keying(self, progress: Progress | None = None, stop: Callable[[], bool] | None = None) -> RunSummary:
+        return self._leased(KEYING_LEASE, lambda: self.pipeline.key(progress, stop))
 
-    def acknowledge(self) -> RunSummary:
-        return self._leased(ACKNOWLEDGE_LEASE, self.pipeline.acknowledge)
+    def acknowledge(self, stop: Callable[[], bool] | None = None) -> RunSummary:
+        return self._leased(ACKNOWLEDGE_LEASE, lambda: self.pipeline.acknowledge(stop))
 
     def _leased(self, lease: str, body: Callable[[], RunSummary]) -> RunSummary:
         with job_lease(self.pipeline.store, lease, self.pipeline.holder, self.lease_seconds) as held:
@@ -119,8 +127,17 @@ class Jobs:
         summary.errors.append(f"lease {lease} is held by another process; skipped")
         return summary
 
+    def recover(self) -> list[str]:
+        """Release the leases a killed process of this host left behind, so a
+        restart need not wait for them to expire; returns their names."""
+        freed = self.pipeline.store.release_dead_leases(holders.is_dead)
+        if freed:
+            log.warning("released leases of a process that is gone: %s", ", ".join(sorted(freed)))
+        return freed
+
     def cycle(self, progress: Progress | None = None) -> RunSummary:
         """One full cycle (``run --once``): intake, keying, acknowledgement."""
+        self.recover()
         started = time.monotonic()
         summary = self.intake(progress=progress).then(self.keying(progress), self.acknowledge())
         summary.seconds = time.monotonic() - started
@@ -138,16 +155,36 @@ def _trigger(trigger: Trigger) -> BaseTrigger:
 class JobSpec:
     name: str
     trigger: Trigger
-    run: Callable[[Progress], RunSummary]
+    run: Callable[[Progress], RunSummary | ReportMailResult | None]  # None: nothing to do, nothing to log
+    # Intake stops between two messages (Stopping from the progress callback);
+    # keying and acknowledgement are given the daemon's stop flag instead.
+    stops_between_messages: bool = False
+
+
+class _BusySkips(logging.Filter):
+    """APScheduler warns each time a run is skipped because the last one still
+    runs; with ``max_instances=1`` that is the plan, so it shows only at debug level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances reached" in record.getMessage():
+            return log.isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_BusySkips())
 
 
 class Daemon:
     """The scheduled jobs of one process. ``start`` / ``stop`` for tests and
     embedding; ``serve`` for the command line (signals, block, clean exit)."""
 
-    def __init__(self, jobs: Jobs, schedule: ScheduleSettings) -> None:
+    def __init__(self, jobs: Jobs, schedule: ScheduleSettings, *, metrics: MetricsSettings | None = None,
+                 report: DailyReport | None = None) -> None:
         self.jobs = jobs
         self.schedule = schedule
+        self.report = report
+        self.metrics = metrics or MetricsSettings()
+        self.metrics_server: MetricsServer | None = None
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(
             executors={"intake": ThreadPoolExecutor(max_workers=1), "default": ThreadPoolExecutor(max_workers=2)},
@@ -163,16 +200,31 @@ class Daemon:
         own = [s for s in sources if s.name in self.schedule.per_source]
         rest = [s for s in sources if s.name not in self.schedule.per_source]
         specs = [
-            JobSpec(f"intake:{s.name}", self.schedule.per_source[s.name], lambda p, s=s: self.jobs.intake([s], p))
+            JobSpec(f"intake:{s.name}", self.schedule.per_source[s.name], lambda p, s=s: self.jobs.intake([s], p), True)
             for s in own
         ]
         if rest:
-            specs.append(JobSpec("intake", self.schedule.intake, lambda p: self.jobs.intake(rest, p)))
-        specs.append(JobSpec("keying", self.schedule.keying, lambda p: self.jobs.keying()))
-        specs.append(JobSpec("acknowledge", self.schedule.acknowledge, lambda p: self.jobs.acknowledge()))
+            specs.append(JobSpec("intake", self.schedule.intake, lambda p: self.jobs.intake(rest, p), True))
+        stop = self.stopping.is_set
+        specs.append(JobSpec("keying", self.schedule.keying, lambda p: self.jobs.keying(p, stop)))
+        specs.append(JobSpec("acknowledge", self.schedule.acknowledge, lambda p: self.jobs.acknowledge(stop)))
+        if self.report is not None:
+            report = self.report
+            specs.append(JobSpec("report", self.schedule.report, lambda p: report.run()))
+            specs.append(JobSpec("report:catch-up", REPORT_CATCH_UP, lambda p: self._catch_up(report)))
         return specs
 
+    def _catch_up(self, report: DailyReport) -> ReportMailResult | None:
+        """Today's report, if its time has passed and it is not sent yet."""
+        now = datetime.now().astimezone()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        first = _trigger(self.schedule.report).get_next_fire_time(None, midnight)
+        if first is None or first > now or report.done():
+            return None
+        return report.run()
+
     def start(self, *, paused: bool = False) -> None:
+        self.jobs.recover()
         for spec in self.specs():
             first = datetime.now().astimezone() if spec.trigger.seconds is not None else None
             self.scheduler.add_job(
@@ -187,6 +239,11 @@ class Daemon:
                 coalesce=True,
                 misfire_grace_time=max(1, round(self.schedule.misfire_grace_seconds)),
             )
+        if self.metrics.port is not None:
+            self.metrics_server = serve_metrics(self.jobs.pipeline.store, self.metrics.port, self.metrics.host)
+            log.info("metrics on http://%s:%d/metrics", self.metrics.host, self.metrics_server.port)
+        if failpoints.active():
+            log.warning("failpoints armed (%s): this process will kill itself on purpose", failpoints.ENV)
         self.scheduler.start(paused=paused)
         log.info("daemon started (holder %s): %s", self.jobs.pipeline.holder, ", ".join(s.name for s in self.specs()))
 
@@ -195,6 +252,9 @@ class Daemon:
         self.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+            self.metrics_server = None
         log.info("daemon stopped")
 
     def serve(self) -> None:
@@ -222,6 +282,22 @@ class Daemon:
         if self.stopping.is_set():
             raise Stopping
 
+    def _progress_for(self, spec: JobSpec) -> Progress:
+        """A long run logs how far it got every ``PROGRESS_SECONDS``; intake
+        also stops here between two messages once told to."""
+        last = time.monotonic()
+
+        def progress(stage: str, done: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= PROGRESS_SECONDS:
+                last = now
+                log.info("job %s: %s, %d done so far", spec.name, stage, done)
+            if spec.stops_between_messages:
+                self._check_stop(stage, done)
+
+        return progress
+
     def _run(self, spec: JobSpec) -> None:
         if self.stopping.is_set():
             return
@@ -230,16 +306,23 @@ class Daemon:
         started = time.monotonic()
         try:
             try:
-                summary = spec.run(self._check_stop)
+                result = spec.run(self._progress_for(spec))
             except Stopping:
                 log.info("job %s: stopped after the message in hand", spec.name)
                 return
             except Exception:  # the daemon lives on; the next run tries again
                 log.exception("job %s failed", spec.name)
                 return
-            summary.seconds = time.monotonic() - started
-            log.info("job %s: %s", spec.name, summary.line())
-            for problem in summary.errors:
+            if result is None:
+                return
+            problems: list[str] = []
+            if isinstance(result, RunSummary):
+                result.seconds = time.monotonic() - started
+                problems = result.errors
+            elif result.error is not None:
+                problems = [result.error]
+            log.info("job %s: %s", spec.name, result.line())
+            for problem in problems:
                 log.warning("job %s: %s", spec.name, problem)
         finally:
             current_run.reset(run_token)

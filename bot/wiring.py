@@ -10,6 +10,7 @@ from bot.outgoing import MailQueue, RetryPolicy
 from bot.pipeline import Pipeline
 from bot.rule_config import load_rule_settings
 from bot.ports import MailSource, Mailer
+from bot.report_mail import DailyReport
 from bot.replies import DEFAULT_TEMPLATES, ReplyWriter, Templates
 from bot.store import Store
 from connectors.folder import FolderSource
@@ -110,4 +111,19 @@ def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
         lease_seconds=settings.schedule.lease_seconds,
         templates=templates,
         rule_settings=load_rule_settings(settings.rules.path),
+    )
+
+
+def build_daily_report(settings: Settings, pipeline: Pipeline) -> DailyReport | None:
+    """The daily report mail through the pipeline's mail transport, or None
+    when no one is to get it."""
+    if not settings.report.recipients or pipeline.outgoing is None:
+        return None
+    return DailyReport(
+        pipeline.store,
+        pipeline.outgoing.transport,
+        sender=settings.outbox.sender,
+        recipients=settings.report.recipients,
+        days=settings.report.days,
+        holder=pipeline.holder,
     )

@@ -263,3 +263,48 @@ def test_the_reference_date_follows_the_calendar_unless_fixed(tmp_path: Path):
         assert pipeline.processor.today == date(2026, 11, 27)
         Jobs(pipeline).intake(sources=[])
         assert pipeline.processor.today == date(2026, 11, 27)
+
+
+def test_the_daemon_serves_metrics_and_mails_the_daily_report_once(tmp_path: Path, daemons):
+    """Given a daemon with a metrics port, two report recipients and the report job
+    every second, when it has taken the inbox in, then /metrics shows the ledger,
+    each recipient got the report (with its charts) once although the job ran again
+    and again, and after SIGTERM the endpoint is gone."""
+    import email
+    import socket
+
+    import httpx
+
+    from demo.portal.process import free_port
+    from tests.test_smtp import Recorder, smtp_server
+
+    handler = Recorder()
+    with smtp_server(handler) as smtp_port:
+        metrics_port = free_port()
+        config = _config(tmp_path, "  intake: {seconds: 1}\n  keying: {seconds: 1}\n  acknowledge: {seconds: 1}\n"
+                                   "  report: {seconds: 1}\n")
+        config.write_text(
+            config.read_text(encoding="utf-8")
+            + f"metrics: {{port: {metrics_port}}}\n"
+            "report: {recipients: [manager@kestrel-supply.example, desk@kestrel-supply.example], days: 7}\n"
+            f"smtp: {{host: 127.0.0.1, port: {smtp_port}, security: plain}}\n",
+            encoding="utf-8",
+        )
+        expected = len(list(INBOX.glob("*.eml")))
+        daemon = DaemonProcess(tmp_path, config)
+        daemons.append(daemon)
+        wait_for(lambda: f"job intake: received={expected} " in daemon.text(), "the inbox taken in", daemon)
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+        processed = [line for line in scraped.splitlines() if line.startswith('orderbot_messages{status="processed"}')]
+        assert processed and float(processed[0].split()[-1]) > 0, scraped
+        reports = lambda: [r for r in handler.received if b"X-Orderbot-Report:" in r.data]  # noqa: E731
+        wait_for(lambda: len(reports()) == 2, "the report mail to both recipients", daemon)
+        wait_for(lambda: daemon.text().count("job report: report ") >= 3, "more runs of the report job", daemon)
+        assert "already sent" in daemon.text()
+        assert daemon.terminate() == 0, daemon.text()
+
+    assert sorted(r.rcpt_tos[0] for r in reports()) == ["desk@kestrel-supply.example", "manager@kestrel-supply.example"]
+    mail = email.message_from_bytes(reports()[0].data)
+    assert [p.get_content_type() for p in mail.walk()].count("image/png") == 3
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", metrics_port)) != 0  # the endpoint went with the daemon
