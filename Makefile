@@ -17,10 +17,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Keys the sample inbox, prints every order and the store's counts, then serves the
+# review workbench (URL and a login made for the run) until Ctrl-C.
 demo: $(STAMP)
 	@$(BIN)/orderbot config check >/dev/null
 	$(BIN)/orderbot demo
-	$(BIN)/orderbot status
 
 # The spaCy models of extractors/nlp, trained from generated data (a few minutes on
 # 2 cores, so not part of setup: the trained files are committed and `make model`

@@ -266,28 +266,69 @@ def portal_serve(
 def demo(
     config: ConfigOption = None,
     today: TodayOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary (with --no-serve).")] = False,
     workers: Annotated[int, typer.Option(help="Browser contexts keying in parallel.")] = 2,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Exit after the summary instead of serving the review workbench.")
+    ] = False,
+    port: Annotated[
+        Optional[int],
+        typer.Option("--port", min=1, max=65535, help="Workbench port (default: review.port when free, else a free one)."),
+    ] = None,
 ) -> None:
     """The whole loop on the embedded default: start the demo portal, take the
-    sample messages, extract, validate, key the clean orders, leave the rest for review."""
-    from bot.demo import run_demo
+    sample messages, extract, validate, key the clean orders, leave the rest for
+    review; then serve the review workbench and key what a handler approves, until
+    Ctrl-C (--no-serve: exit after the summary)."""
+    from bot.demo import Demo, OrderRow, stop_signals
+    from bot.pipeline import RunSummary
 
+    if as_json and not no_serve:
+        raise _fail("--json is for scripts and needs --no-serve (without it the demo serves until Ctrl-C)")
+    if port is not None and no_serve:
+        raise _fail("--port is the workbench's port; --no-serve serves no workbench")
     settings = _settings(config)
+
+    def show(rows: list[OrderRow]) -> None:
+        for order in rows:
+            where = order["portal_order_number"] or ", ".join(order["reasons"])
+            typer.echo(f"  {order['state']:<13} {order['customer_id'] or '?':<6} PO {order['po_number'] or '?':<22} {where}")
+
+    def warn(summary: RunSummary) -> None:
+        for problem in summary.errors:
+            err.print(f"[yellow]{problem}[/]", highlight=False)
+
+    def changed(summary: RunSummary, rows: list[OrderRow]) -> None:  # after a keying pass while serving
+        show(rows)
+        warn(summary)
+
     try:
-        result = run_demo(settings, today=_today(today, settings), workers=workers)
+        with Demo(settings, today=_today(today, settings), workers=workers) as run:
+            listener = None if no_serve else run.listen(port)  # a taken --port is refused before the cycle
+            result = run.cycle()
+            if as_json:
+                sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+                return
+            show(result.orders)
+            typer.echo(f"orderbot demo: {result.summary.line()}")
+            warn(result.summary)
+            if listener is None:
+                typer.echo("Orders left for review: `orderbot review serve` (create a login with `orderbot users add NAME --role handler`).")
+                return
+            messages, orders = run.counts()
+            typer.echo("messages: " + " ".join(f"{k}={v}" for k, v in sorted(messages.items())))
+            typer.echo("orders:   " + " ".join(f"{k}={v}" for k, v in sorted(orders.items())))
+            with stop_signals() as stop, run.serve(listener, on_change=changed) as served:
+                bench, portal = served.workbench, served.portal
+                typer.echo(f"\nReview workbench: {bench.url}\n  log in as {bench.user}, password {bench.password}  (for this run only)")
+                if portal is not None:
+                    typer.echo(f"Demo portal:      {portal.url}\n  log in as {portal.user}, password {portal.password}  (for this run only)")
+                typer.echo("Approve an order in the workbench: it is keyed into the portal within seconds. Ctrl-C stops the demo.")
+                while not stop.wait(0.5):
+                    pass
     except OrderbotError as exc:
         raise _fail(exc) from exc
-    if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
-        return
-    for order in result.orders:
-        where = order["portal_order_number"] or ", ".join(order["reasons"])
-        typer.echo(f"  {order['state']:<13} {order['customer_id'] or '?':<6} PO {order['po_number'] or '?':<22} {where}")
-    typer.echo(f"orderbot demo: {result.summary.line()}")
-    for problem in result.summary.errors:
-        err.print(f"[yellow]{problem}[/]", highlight=False)
-    typer.echo("Orders left for review: `orderbot review serve` (create a login with `orderbot users add NAME --role handler`).")
+    typer.echo("orderbot demo: stopped")
 
 
 @app.command()

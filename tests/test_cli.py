@@ -108,16 +108,17 @@ def test_bad_config_stops_with_file_and_key(tmp_path: Path):
 
 
 def test_demo_keys_the_sample_inbox_into_the_demo_portal(tmp_path: Path):
-    """`orderbot demo --json` (what `make demo` runs) starts the demo portal, takes the
-    sample inbox, keys the clean orders with the portal's numbers and leaves the rest
-    for review with reasons; a second run keys nothing twice."""
+    """`orderbot demo --no-serve --json` (the loop of `make demo`, without serving)
+    starts the demo portal, takes the sample inbox, keys the clean orders with the
+    portal's numbers and leaves the rest for review with reasons; a second run keys
+    nothing twice."""
     config = tmp_path / "demo.yaml"
     config.write_text(
         f"data_dir: data\nmaster_data:\n  path: {DEMO_MASTER_DATA}\n"
         f"sources:\n  - {{type: folder, name: demo, path: {ROOT / 'demo' / 'inbox'}}}\n",
         encoding="utf-8",
     )
-    result = orderbot("demo", "--json", "--config", str(config), "--today", "2026-11-26", cwd=tmp_path)
+    result = orderbot("demo", "--no-serve", "--json", "--config", str(config), "--today", "2026-11-26", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     orders = report["orders"]
@@ -127,7 +128,7 @@ def test_demo_keys_the_sample_inbox_into_the_demo_portal(tmp_path: Path):
     assert all(o["state"] == "acknowledged" and o["portal_order_number"].startswith("SO-") for o in keyed)
     assert review and all(o["reasons"] for o in review)
     assert len(keyed) + len(review) == len(orders)
-    again = json.loads(orderbot("demo", "--json", "--config", str(config), "--today", "2026-11-26", cwd=tmp_path).stdout)
+    again = json.loads(orderbot("demo", "--no-serve", "--json", "--config", str(config), "--today", "2026-11-26", cwd=tmp_path).stdout)
     assert again["summary"]["received"] == 0 and again["summary"]["keyed"] == 0
 
 

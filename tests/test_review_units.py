@@ -126,6 +126,18 @@ def test_a_session_ends_when_idle_or_logged_out(db: ReviewDb, clock: Clock):
         accounts.add_user("short", "handler", "short")
 
 
+def test_a_removed_account_and_its_sessions_open_nothing(db: ReviewDb, clock: Clock):
+    accounts = Accounts(db, idle=timedelta(minutes=30))
+    user = accounts.add_user("demo", "handler", "a long password")
+    other = accounts.add_user("hana", "handler", "a long password")
+    token, _ = accounts.start_session(user)
+    kept, _ = accounts.start_session(other)
+    assert accounts.remove_user("demo") and not accounts.remove_user("demo")
+    assert accounts.session(token) is None and accounts.authenticate("demo", "a long password") is None
+    assert accounts.session(kept) is not None
+    accounts.add_user("demo", "handler", "another long password")  # the name is free again
+
+
 def test_the_password_is_stored_as_an_argon2_hash(db: ReviewDb, store: Store):
     Accounts(db, idle=timedelta(minutes=5)).add_user("hana", "supervisor", "a long password")
     with db.reading() as conn:

@@ -98,6 +98,14 @@ class Accounts:
             raise AccountError(f"user {name!r} exists already") from exc
         return User(new_id, name, Role(role), False)
 
+    def remove_user(self, name: str) -> bool:
+        """Delete the account ``name`` and its sessions (audit entries and
+        corrections name users by name, so they stay); False if there was none."""
+        with self.db.writing() as conn:
+            user_id = select(review_users.c.id).where(review_users.c.name == name).scalar_subquery()
+            conn.execute(delete(review_sessions).where(review_sessions.c.user_id == user_id))
+            return conn.execute(delete(review_users).where(review_users.c.name == name)).rowcount == 1
+
     def user(self, name: str) -> User | None:
         with self.db.reading() as conn:
             row = conn.execute(select(review_users).where(review_users.c.name == name)).one_or_none()
