@@ -1,6 +1,7 @@
 """A canary password planted in the configuration never shows up in what
 orderbot writes: logs at debug level, the screenshots and Playwright traces
-kept for a failed keying attempt, the report."""
+kept for a failed keying attempt, the report page, the daily report mail and
+the metrics."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 
+from bot.metrics import serve_metrics
+from bot.report_mail import DailyReport
 from bot.store import Store
+from connectors.outbox import OutboxMailer
 from demo.portal.process import portal_process
 from tests.conftest import DEMO_MASTER_DATA
 
@@ -62,6 +67,16 @@ def test_the_portal_password_is_in_no_log_trace_or_report(tmp_path: Path):
         assert CANARY not in output
     with Store.open(f"sqlite:///{tmp_path / 'data' / 'orderbot.db'}") as store:
         artifacts = [a for o in store.orders() for a in store.artifacts(o.id)]
+        DailyReport(store, OutboxMailer(tmp_path / "reports"), sender="orderbot@kestrel-supply.example",
+                    recipients=["manager@kestrel-supply.example"]).run()
+        endpoint = serve_metrics(store, 0)
+        try:
+            scraped = httpx.get(f"http://127.0.0.1:{endpoint.port}/metrics", timeout=10).text
+        finally:
+            endpoint.close()
+    assert "orderbot_orders" in scraped and CANARY not in scraped
+    (mail,) = (tmp_path / "reports").iterdir()
+    assert b"image/png" in mail.read_bytes() and CANARY.encode() not in mail.read_bytes()
     assert {a.kind for a in artifacts} == {"screenshot", "trace"}  # the canary had places to hide
     for artifact in artifacts:
         for text in _texts_of(artifact.data):
