@@ -1,7 +1,7 @@
 """The daily report mail to handlers and managers: the report of
 ``bot.reporting`` with its charts, sent by the daemon once a day.
 
-``compose_report_mail`` builds the message: multipart/alternative with a short
+``report_message`` builds the message: multipart/alternative with a short
 text/plain summary and the HTML page as multipart/related, its charts image/png
 parts referred to by ``cid:``. ``DailyReport.run`` sends the day's report (the
 ``days`` days up to yesterday, UTC) to every recipient, one envelope each.
@@ -97,8 +97,7 @@ def summary_text(report: Report) -> str:
     lines = [
         f"{subject(report)} (UTC days)",
         "",
-        f"Volume: {sum(d.messages for d in report.days)} messages, "
-        f"{sum(d.orders for d in report.days)} orders.",
+        f"Volume: {sum(d.messages for d in report.days)} messages, {sum(d.orders for d in report.days)} orders.",
         f"Straight through: {overall.straight_through} of {overall.decided} decided orders{rate}.",
         f"Top reasons for review: {top or 'none'}.",
         "Unusual patterns:" if unusual else "Unusual patterns: nothing unusual.",
@@ -118,7 +117,10 @@ def report_message(
     message_id_domain: str | None = None,
     now: datetime | None = None,
 ) -> EmailMessage:
-    """The report mail as an ``EmailMessage`` (see ``compose_report_mail``)."""
+    """The report mail: From ``sender``, To every recipient, Date ``now``
+    (default: the current time), a Message-ID in ``message_id_domain`` (default:
+    the sender's domain). ``as_bytes(policy=email.policy.SMTP)`` is what goes
+    on the wire."""
     if not recipients:
         raise ValueError("a report mail needs at least one recipient")
     domain = message_id_domain or _address(sender).rpartition("@")[2]
@@ -141,24 +143,6 @@ def report_message(
             draw(report), "image", "png", cid=cids[key], filename=CHART_FILES[key], disposition="inline"
         )
     return message
-
-
-def compose_report_mail(
-    report: Report,
-    *,
-    sender: str,
-    recipients: Sequence[str],
-    day: date,
-    message_id_domain: str | None = None,
-    now: datetime | None = None,
-) -> bytes:
-    """The report mail as it goes on the wire (CRLF): From ``sender``, To every
-    recipient, Date ``now`` (default: the current time), a Message-ID in
-    ``message_id_domain`` (default: the sender's domain)."""
-    message = report_message(
-        report, sender=sender, recipients=recipients, day=day, message_id_domain=message_id_domain, now=now
-    )
-    return message.as_bytes(policy=email.policy.SMTP)
 
 
 def _address(mailbox: str) -> str:

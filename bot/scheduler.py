@@ -51,8 +51,8 @@ from bot import failpoints, holders
 from bot.config import MetricsSettings, ScheduleSettings, Trigger
 from bot.metrics import MetricsServer, serve_metrics
 from bot.pipeline import Pipeline, Progress, RunSummary
-from bot.report_mail import DailyReport, ReportMailResult
 from bot.ports import MailSource
+from bot.report_mail import DailyReport, ReportMailResult
 from bot.store import Store
 
 log = logging.getLogger("orderbot.scheduler")

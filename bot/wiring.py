@@ -8,10 +8,10 @@ from bot.config import FolderSourceSettings, OAuth2Auth, Settings
 from bot.keying import KeyingPolicy, PortalFactory
 from bot.outgoing import MailQueue, RetryPolicy
 from bot.pipeline import Pipeline
-from bot.rule_config import load_rule_settings
-from bot.ports import MailSource, Mailer
-from bot.report_mail import DailyReport
+from bot.ports import Mailer, MailSource
 from bot.replies import DEFAULT_TEMPLATES, ReplyWriter, Templates
+from bot.report_mail import DailyReport
+from bot.rule_config import load_rule_settings
 from bot.store import Store
 from connectors.folder import FolderSource
 from connectors.imap_auth import token_provider

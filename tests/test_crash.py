@@ -254,7 +254,7 @@ def test_sigkill_at_twenty_moments_keys_every_clean_order_exactly_once(tmp_path:
         f"({', '.join(f'{k} x{n}' for k, n in sorted(Counter(kills).items()))}), {life} daemon lives, {elapsed:.0f} s\n"
         f"  portal: {len(portal)} orders, duplicates 0; store: "
         + " ".join(f"{s}={n}" for s, n in sorted(states.items())) + "\n"
-        f"  keying attempts: " + " ".join(f"{o}={n}" for o, n in sorted(attempts.items(), key=str)) + "\n"
+        "  keying attempts: " + " ".join(f"{o}={n}" for o, n in sorted(attempts.items(), key=str)) + "\n"
         f"  acknowledgements received by SMTP: {len(sent)} (none twice); uncertain after a kill: {uncertain_acks}"
     )
     assert attempts[KeyingOutcome.FOUND] > 0  # a kill after a submit was settled by searching the portal

@@ -25,8 +25,14 @@ from aiosmtpd.controller import Controller
 
 from bot.config import SmtpSettings
 from bot.model import ReasonCode
-from bot.report_mail import DailyReport, ReportMailResult, compose_report_mail
-from bot.reporting import CHART_FILES, CustomerChange, ReasonRise, build_report, render_html
+from bot.report_mail import DailyReport, ReportMailResult, report_message
+from bot.reporting import (
+    CHART_FILES,
+    CustomerChange,
+    ReasonRise,
+    build_report,
+    render_html,
+)
 from bot.store import Store
 from bot.store.report_records import ReportStatus
 from connectors.smtp import SmtpTransport
@@ -366,9 +372,9 @@ def test_compose_sets_date_domain_and_lists_unusual_patterns(seeded: Store):
     )
     now = datetime(2026, 11, 4, 7, 0, 3, tzinfo=UTC)
     message = parse(
-        compose_report_mail(
+        report_message(
             report, sender=SENDER, recipients=[ALICE], day=TODAY, message_id_domain="mail.example", now=now
-        )
+        ).as_bytes(policy=email.policy.SMTP)
     )
     assert message["Date"].datetime == now
     assert message["Message-ID"].endswith("@mail.example>")
@@ -377,7 +383,7 @@ def test_compose_sets_date_domain_and_lists_unusual_patterns(seeded: Store):
     assert "- customer C9 (Evil Bcc: x@y): orders 9.0 in the last window, usually 2.0 (4.5x)" in text
     assert "- review reason unknown_sku: 60 % of reviewed orders, earlier 10 %" in text
     with pytest.raises(ValueError, match="recipient"):
-        compose_report_mail(report, sender=SENDER, recipients=[], day=TODAY)
+        report_message(report, sender=SENDER, recipients=[], day=TODAY)
 
 
 def test_render_html_takes_chart_sources_for_every_chart_only(seeded: Store):

@@ -297,7 +297,10 @@ def test_the_daemon_serves_metrics_and_mails_the_daily_report_once(tmp_path: Pat
         scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
         processed = [line for line in scraped.splitlines() if line.startswith('orderbot_messages{status="processed"}')]
         assert processed and float(processed[0].split()[-1]) > 0, scraped
-        reports = lambda: [r for r in handler.received if b"X-Orderbot-Report:" in r.data]  # noqa: E731
+
+        def reports() -> list:
+            return [r for r in handler.received if b"X-Orderbot-Report:" in r.data]
+
         wait_for(lambda: len(reports()) == 2, "the report mail to both recipients", daemon)
         wait_for(lambda: daemon.text().count("job report: report ") >= 3, "more runs of the report job", daemon)
         assert "already sent" in daemon.text()
