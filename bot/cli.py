@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -205,7 +205,15 @@ def run(
     except OrderbotError as exc:
         raise _fail(exc) from exc
     fixed = today is not None or settings.today is not None
-    jobs = Jobs(pipeline, lease_seconds=settings.schedule.lease_seconds, today=None if fixed else date.today)
+    dispatch = None
+    if settings.executor == "celery":
+        from bot.distributed import Dispatcher, celery_sender, make_app
+
+        dispatch = Dispatcher(pipeline.store, celery_sender(make_app(settings)),
+                              redispatch_seconds=settings.celery.redispatch_seconds,
+                              stale_after_seconds=pipeline.keying.stale_after_seconds).dispatch
+    jobs = Jobs(pipeline, lease_seconds=settings.schedule.lease_seconds, today=None if fixed else date.today,
+                dispatch=dispatch)
     if not once:
         # The daemon's one-line summaries are its log: show them without -v.
         scheduler_log = logging.getLogger("orderbot.scheduler")
@@ -222,6 +230,61 @@ def run(
     typer.echo(f"orderbot run: {summary.line()}")
     for problem in summary.errors:
         err.print(f"[yellow]{problem}[/]", highlight=False)
+
+
+@app.command()
+def worker(
+    config: ConfigOption = None,
+    concurrency: Annotated[
+        Optional[int], typer.Option(min=1, max=32, help="Portal sessions of this worker (threads); default: portal.workers.")
+    ] = None,
+) -> None:
+    """A keying worker for `executor: celery`: takes orders from the broker and keys
+    them into the portal, each thread with its own browser session, until SIGTERM."""
+    settings = _settings(config)
+    if settings.executor != "celery":
+        raise _fail("orderbot worker needs `executor: celery` in the settings (the embedded default keys in the daemon)")
+    if settings.portal is None:
+        raise _fail("orderbot worker needs `portal` in the settings: there is nothing to key into")
+    try:
+        from bot.distributed import QUEUE, URGENT_QUEUE, WorkerRuntime, make_app, register_tasks
+    except ImportError as exc:
+        raise _fail(f"{exc}: install the celery extra (pip install 'orderbot[celery]')") from exc
+    from bot import holders
+    from bot.keying import Keyer
+    from bot.store import Store
+    from bot.wiring import build_keying
+
+    if logging.getLogger("orderbot").getEffectiveLevel() > logging.INFO:
+        logging.getLogger("orderbot").setLevel(logging.INFO)
+    if settings.logging.format == "json":
+        from bot.scheduler import use_json_logs
+
+        use_json_logs()
+    master = _master(settings.master_data.path)
+    try:
+        factory, policy = build_keying(settings) or (None, None)
+        store = Store.open(settings.store_url)
+    except OrderbotError as exc:
+        raise _fail(exc) from exc
+    holder = holders.holder()
+    threads = concurrency or settings.portal.workers
+    with store:
+        keyer = Keyer(store, master, factory, holder=holder, policy=policy)
+        runtime = WorkerRuntime(store, keyer, holder=holder, portal_sessions=settings.celery.portal_sessions,
+                                heartbeat_seconds=settings.celery.heartbeat_seconds,
+                                stale_after=timedelta(seconds=settings.portal.stale_after_seconds))
+        celery = make_app(settings)
+        register_tasks(celery, lambda: runtime)
+        runtime.start()
+        try:
+            celery.worker_main([
+                "worker", "--pool", "solo" if threads == 1 else "threads", "--concurrency", str(threads),
+                "--queues", f"{URGENT_QUEUE},{QUEUE}", "--hostname", f"orderbot-{holder.replace(':', '-')}@%h",
+                "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+            ])
+        finally:
+            runtime.stop()
 
 
 portal_app = typer.Typer(help="The bundled demo order-entry portal.", no_args_is_help=True)

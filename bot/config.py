@@ -289,6 +289,28 @@ class ReportSettings(_Section):
         return recipients
 
 
+class CelerySettings(_Section):
+    """The distributed executor (``executor: celery``, ``bot.distributed``)."""
+
+    broker_url: SecretStr | None = Field(
+        None, description='Redis or RabbitMQ URL, e.g. redis://127.0.0.1:6379/0 (with a password: {"$env": NAME}).'
+    )
+    visibility_timeout_seconds: float = Field(
+        3600.0, gt=0,
+        description="A task a worker took and did not acknowledge is given to another after this long; "
+        "longer than the longest keying.",
+    )
+    portal_sessions: int | None = Field(
+        None, gt=0, description="Portal sessions open at once across all workers (the portal's own limit); none: no cap."
+    )
+    heartbeat_seconds: float = Field(
+        10.0, gt=0, description="A worker renews its lease this often; one silent for 3 beats is dead and its orders are taken over."
+    )
+    redispatch_seconds: float = Field(
+        300.0, gt=0, description="A ready order sent to the workers is sent again if still ready after this long."
+    )
+
+
 class LoggingSettings(_Section):
     format: Literal["text", "json"] = Field("text", description="Log lines as text, or as JSON objects carrying run id and job.")
 
@@ -312,6 +334,10 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
     report: ReportSettings = ReportSettings()
+    executor: Literal["inprocess", "celery"] = Field(
+        "inprocess", description="Where keying runs: threads of the daemon, or Celery tasks on `orderbot worker` processes."
+    )
+    celery: CelerySettings = CelerySettings()
 
     @field_validator("sources")
     @classmethod
@@ -321,6 +347,16 @@ class Settings(_Section):
         if duplicates:
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
         return sources
+
+    @model_validator(mode="after")
+    def _celery_needs_a_broker_and_a_shared_store(self) -> Settings:
+        if self.executor != "celery":
+            return self
+        if self.celery.broker_url is None:
+            raise ValueError("executor: celery needs celery.broker_url (redis://... or amqp://...)")
+        if self.store.url is None or not self.store.url.get_secret_value().startswith("postgresql"):
+            raise ValueError("executor: celery needs store.url on PostgreSQL: workers share the store")
+        return self
 
     @model_validator(mode="after")
     def _scheduled_sources_exist(self) -> Settings:

@@ -101,8 +101,11 @@ class Jobs:
     """The three jobs, each under its lease; ``orderbot run --once`` and the
     daemon both go through here."""
 
-    def __init__(self, pipeline: Pipeline, *, lease_seconds: float = 120.0, today: Callable[[], date] | None = None) -> None:
+    def __init__(self, pipeline: Pipeline, *, lease_seconds: float = 120.0, today: Callable[[], date] | None = None,
+                 dispatch: Callable[[], RunSummary] | None = None) -> None:
         self.pipeline = pipeline
+        # executor: celery: the keying job sends orders to the workers instead of keying them here.
+        self.dispatch = dispatch
         self.lease_seconds = lease_seconds
         # A daemon runs for months: without a fixed date, date checks use the day of each run.
         self.today = today
@@ -114,6 +117,8 @@ class Jobs:
         return self.pipeline.receive(progress, sources=sources)
 
     def keying(self, progress: Progress | None = None, stop: Callable[[], bool] | None = None) -> RunSummary:
+        if self.dispatch is not None:
+            return self._leased(KEYING_LEASE, self.dispatch)
         return self._leased(KEYING_LEASE, lambda: self.pipeline.key(progress, stop))
 
     def acknowledge(self, stop: Callable[[], bool] | None = None) -> RunSummary:

@@ -15,6 +15,8 @@ if [ "$what" = test ]; then
   command -v pg_ctlcluster >/dev/null || need+=(postgresql)
   [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
   command -v openssl >/dev/null || need+=(openssl)
+  # The broker of the Celery tests (executor: celery).
+  command -v redis-server >/dev/null || need+=(redis-server)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -34,5 +36,12 @@ if [ "$what" = test ]; then
         pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start || true
       fi
     done
+  fi
+  # Redis on 127.0.0.1:6379 for the Celery tests: start it if it does not answer.
+  if ! (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && head -c 5 <&3 | grep -q PONG) 2>/dev/null; then
+    echo "starting Redis on 127.0.0.1:6379"
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
   fi
 fi

@@ -78,3 +78,16 @@ def test_duplicate_source_names_are_refused(tmp_path: Path):
     path = write(tmp_path, "sources:\n  - {type: folder, name: a, path: x}\n  - {type: folder, name: a, path: y}\n")
     with pytest.raises(ConfigError, match="repeated: a"):
         load_settings(path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("executor: celery\nstore: {url: postgresql+psycopg://o@db/o}\n", "needs celery.broker_url"),
+        ("executor: celery\ncelery: {broker_url: redis://127.0.0.1:6379/0}\n", "needs store.url on PostgreSQL"),
+        ("executor: threads\n", "executor"),
+    ],
+)
+def test_the_celery_executor_needs_a_broker_and_a_shared_store(tmp_path: Path, text: str, problem: str):
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(write(tmp_path, text), environ={})

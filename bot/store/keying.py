@@ -110,6 +110,17 @@ class KeyingRecords:
         with self._reading() as conn:
             return [rows.stored_order(r) for r in conn.execute(query)]
 
+    def due_for_keying(self, order_id: int) -> bool:
+        """Whether the order is ready and its hold-back time has passed."""
+        now = self._now()
+        query = (
+            select(orders.c.id)
+            .where(orders.c.id == order_id, orders.c.state == OrderState.READY)
+            .where(or_(orders.c.not_before.is_(None), orders.c.not_before <= now))
+        )
+        with self._reading() as conn:
+            return conn.execute(query).first() is not None
+
     def begin_keying(self, order_id: int, *, holder: str) -> KeyingAttempt:
         """Move a ready order to ``keying`` and record the attempt, in one
         transaction. Raises ``InvalidTransition`` when the order is not ready

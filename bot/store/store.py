@@ -535,6 +535,17 @@ class Store(KeyingRecords, ReportRecords):
             # A row comes back if it was inserted or updated, none if the WHERE said no.
             return conn.execute(stmt.returning(leases.c.name)).first() is not None
 
+    def lease_expiry(self, name: str) -> datetime | None:
+        """When the lease ``name`` expires (or expired: its holder stopped
+        renewing it); None when no one holds it or it was released."""
+        with self._reading() as conn:
+            return conn.execute(select(leases.c.expires_at).where(leases.c.name == name)).scalar_one_or_none()
+
+    def lease_lapsed(self, name: str) -> bool:
+        """Whether the lease ``name`` exists and has expired."""
+        expires = self.lease_expiry(name)
+        return expires is not None and expires <= self._now()
+
     def release_dead_leases(self, is_dead: Callable[[str], bool]) -> list[str]:
         """Release every lease whose holder ``is_dead`` says is gone (a process
         killed before it could release them); returns their names."""

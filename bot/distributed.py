@@ -1,0 +1,329 @@
+"""Keying on Celery workers (``executor: celery``): many browsers on many machines.
+
+    daemon (one, holds job:keying)        broker (Redis/RabbitMQ)      orderbot worker (N, any machine)
+    Dispatcher.dispatch():                 orderbot.keying.urgent  -->  key_order(order_id):
+      ready orders that are due    ---->   orderbot.keying         -->    one portal session per thread,
+      attempts of dead workers                                            under a portal-session slot
+
+Celery delivers at least once, and nothing here depends on it delivering
+once: a task only acts on an order the store says is its to act on. A ready
+order is taken with ``Store.begin_keying`` (one winner, committed before the
+portal is touched); an order in ``keying`` is reconciled by searching the
+portal, and only when its attempt's holder is dead. So a task delivered twice,
+or redelivered after its worker died, finds nothing to do or settles what
+the dead worker left: never a second order in the portal.
+
+Tasks are acknowledged late (after they ran) and given back when a worker
+process is lost; ``celery.visibility_timeout_seconds`` (Redis) must be longer
+than the longest keying. A worker that dies without the broker noticing is
+covered by the store: each worker renews ``worker:HOLDER`` every
+``celery.heartbeat_seconds``; once that lease has lapsed (3 beats) its holder
+is dead (``Liveness``), the dispatcher sends its orders out again, and the
+worker that takes one reconciles it.
+
+The legacy portal allows only so many sessions at once: with
+``celery.portal_sessions: N`` a thread opens a session only while it holds one
+of the store leases ``portal-session:0`` .. ``N-1`` (renewed with the
+heartbeat), across all workers. A task that finds no free slot goes back to
+the queue for a few seconds.
+
+Urgent orders go to ``orderbot.keying.urgent``; workers read it before
+``orderbot.keying`` (Redis: ``queue_order_strategy: priority``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot import holders
+from bot.config import Settings
+from bot.keying import Keyer, KeyingReport
+from bot.model import OrderState
+from bot.pipeline import RunSummary
+from bot.ports import Portal
+from bot.store import KeyingAttempt, KeyingOutcome, Store, StoredOrder
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger("orderbot.distributed")
+
+URGENT_QUEUE = "orderbot.keying.urgent"
+QUEUE = "orderbot.keying"
+KEY_ORDER = "orderbot.key_order"
+SLOT_PREFIX = "portal-session:"
+BEATS_TO_DEATH = 3
+
+
+def worker_lease(holder: str) -> str:
+    return f"worker:{holder}"
+
+
+class Liveness:
+    """Whether a holder is dead: a process of this host that is gone, or a
+    worker whose lease in the store has lapsed."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __call__(self, holder: str) -> bool:
+        return holders.is_dead(holder) or self.store.lease_lapsed(worker_lease(holder))
+
+    def settle_now(self, attempt: KeyingAttempt, stale_after: timedelta) -> bool:
+        """Whether another worker should settle ``attempt`` now: its outcome is
+        uncertain, or its holder is dead, or (a holder that is no worker, which
+        sends no heartbeat) it is older than ``stale_after``. A live worker's
+        attempt is never taken from it, however slow the portal."""
+        if attempt.outcome is KeyingOutcome.UNCERTAIN or self(attempt.holder):
+            return True
+        if self.store.lease_expiry(worker_lease(attempt.holder)) is not None:
+            return False  # a live worker: its heartbeat says so
+        return attempt.started_at <= datetime.now(UTC) - stale_after
+
+
+def make_app(settings: Settings) -> Celery:
+    """The Celery app of ``settings``: the producer side (the daemon) and the
+    worker side use the same one."""
+    from celery import Celery
+    from kombu import Exchange, Queue
+
+    assert settings.celery.broker_url is not None  # Settings refuses executor: celery without it
+    app = Celery("orderbot", broker=settings.celery.broker_url.get_secret_value(), set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        task_default_queue=QUEUE,
+        task_queues=tuple(Queue(name, Exchange(name, type="direct"), routing_key=name) for name in (URGENT_QUEUE, QUEUE)),
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": settings.celery.visibility_timeout_seconds,
+            "queue_order_strategy": "priority",
+        },
+    )
+    return app
+
+
+# --- the daemon's side ------------------------------------------------------------
+
+
+@dataclass
+class Dispatcher:
+    """Sends the orders that need keying to the workers (the daemon's keying job
+    with ``executor: celery``): ready orders that are due, and orders left in
+    ``keying`` by a worker that is dead. An order sent is not sent again for
+    ``redispatch_seconds`` unless it is still waiting then."""
+
+    store: Store
+    send: Callable[[str, int], None]  # (queue, order id)
+    redispatch_seconds: float = 300.0
+    stale_after_seconds: float = 120.0
+    _sent: dict[int, float] = field(default_factory=dict)
+
+    def dispatch(self) -> RunSummary:
+        summary = RunSummary()
+        now = time.monotonic()
+        self._sent = {k: t for k, t in self._sent.items() if now - t < self.redispatch_seconds}
+        liveness = Liveness(self.store)
+        waiting: list[StoredOrder] = list(self.store.orders_to_key())
+        stale_after = timedelta(seconds=self.stale_after_seconds)
+        for attempt in self.store.unfinished_attempts():
+            if liveness.settle_now(attempt, stale_after):
+                waiting.append(self.store.get_order(attempt.order_id))
+        sent = 0
+        for stored in waiting:
+            if stored.id in self._sent:
+                continue
+            try:
+                self.send(URGENT_QUEUE if stored.urgent else QUEUE, stored.id)
+            except Exception as exc:  # noqa: BLE001 - the broker down: the next run sends again
+                summary.errors.append(f"could not send order {stored.id} to the workers: {type(exc).__name__}: {exc}")
+                break
+            self._sent[stored.id] = now
+            sent += 1
+        if sent:
+            log.info("sent %d order(s) to the workers", sent)
+        return summary
+
+
+def celery_sender(app: Celery) -> Callable[[str, int], None]:
+    def send(queue: str, order_id: int) -> None:
+        app.send_task(KEY_ORDER, args=[order_id], queue=queue, exchange=queue, routing_key=queue)
+
+    return send
+
+
+# --- the worker's side --------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    portal: Portal
+    slot: str | None
+
+
+class WorkerRuntime:
+    """What one ``orderbot worker`` process holds: the store, a ``Keyer``, one
+    portal session per pool thread (each under a slot when sessions are capped),
+    and the heartbeat that keeps its leases."""
+
+    def __init__(self, store: Store, keyer: Keyer, *, holder: str, portal_sessions: int | None,
+                 heartbeat_seconds: float, stale_after: timedelta = timedelta(minutes=2)) -> None:
+        self.store = store
+        self.keyer = keyer
+        self.holder = holder
+        self.portal_sessions = portal_sessions
+        self.heartbeat_seconds = heartbeat_seconds
+        self.lease_seconds = heartbeat_seconds * BEATS_TO_DEATH
+        self.liveness = Liveness(store)
+        self.stale_after = stale_after
+        self._local = threading.local()
+        self._sessions: dict[int, _Session] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    # lifetime
+
+    def start(self) -> None:
+        self.store.release_dead_leases(holders.is_dead)
+        if not self.store.acquire_lease(worker_lease(self.holder), self.holder, self.lease_seconds):
+            raise RuntimeError(f"worker lease of {self.holder} is held: two workers with one holder id")
+        self._beat = threading.Thread(target=self._heartbeat, name="orderbot-heartbeat", daemon=True)
+        self._beat.start()
+        log.info("worker %s started (portal sessions cap: %s)", self.holder, self.portal_sessions or "none")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join()
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            try:
+                session.portal.close()
+            except Exception:
+                log.warning("closing a portal session failed", exc_info=True)
+            if session.slot is not None:
+                self.store.release_lease(session.slot, self.holder)
+        self.store.release_lease(worker_lease(self.holder), self.holder)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.heartbeat_seconds):
+            try:
+                if not self.store.acquire_lease(worker_lease(self.holder), self.holder, self.lease_seconds):
+                    log.error("worker lease of %s was taken over: this worker was thought dead", self.holder)
+                with self._lock:
+                    slots = [s.slot for s in self._sessions.values() if s.slot is not None]
+                for slot in slots:
+                    if not self.store.acquire_lease(slot, self.holder, self.lease_seconds):
+                        log.error("portal session slot %s lost to another worker", slot)
+            except Exception:
+                log.warning("heartbeat failed", exc_info=True)
+
+    # one task
+
+    def key(self, order_id: int) -> str:
+        """Key or reconcile one order, if it is this task's to do; returns what happened.
+        Raises ``NoSlot`` when every portal session slot is taken."""
+        stored = self.store.get_order(order_id)
+        report = KeyingReport()
+        if stored.state is OrderState.READY:
+            if not self.store.due_for_keying(order_id):
+                return "not due yet"
+            self.keyer.key_one(self._portal(), stored, report)
+        elif stored.state is OrderState.KEYING:
+            attempt = next((a for a in self.store.unfinished_attempts() if a.order_id == order_id), None)
+            if attempt is None or not self.liveness.settle_now(attempt, self.stale_after):
+                return "being keyed by a live worker"
+            self.keyer.reconcile_one(self._portal(), attempt, report)
+        else:
+            return f"nothing to do: {stored.state}"
+        outcome = ", ".join(f"{name}={getattr(report, name)}" for name in ("keyed", "found", "to_review", "retry", "failed", "uncertain")
+                            if getattr(report, name))
+        return outcome or "taken by another worker"
+
+    def _portal(self) -> Portal:
+        ident = threading.get_ident()
+        with self._lock:
+            session = self._sessions.get(ident)
+        if session is not None and session.slot is not None and not self._holds(session.slot):
+            self._close(ident, session)  # its slot lapsed (a long stall): take a fresh one
+            session = None
+        if session is None:
+            slot = self._take_slot()
+            try:
+                portal = self.keyer.portal_factory()
+            except BaseException:
+                if slot is not None:
+                    self.store.release_lease(slot, self.holder)
+                raise
+            session = _Session(portal, slot)
+            with self._lock:
+                self._sessions[ident] = session
+        return session.portal
+
+    def _holds(self, slot: str) -> bool:
+        return self.store.acquire_lease(slot, self.holder, self.lease_seconds)
+
+    def _close(self, ident: int, session: _Session) -> None:
+        with self._lock:
+            self._sessions.pop(ident, None)
+        try:
+            session.portal.close()
+        finally:
+            if session.slot is not None:
+                self.store.release_lease(session.slot, self.holder)
+
+    def _take_slot(self) -> str | None:
+        if self.portal_sessions is None:
+            return None
+        self.store.release_dead_leases(self.liveness)
+        for n in range(self.portal_sessions):
+            name = f"{SLOT_PREFIX}{n}"
+            if self.store.acquire_lease(name, self.holder, self.lease_seconds):
+                with self._lock:
+                    mine = {s.slot for s in self._sessions.values()}
+                if name not in mine:
+                    return name
+        raise NoSlot(f"all {self.portal_sessions} portal sessions are in use")
+
+
+class NoSlot(Exception):
+    """Every portal session slot is held by a live worker."""
+
+
+def register_tasks(app: Celery, runtime: Callable[[], WorkerRuntime]) -> None:
+    """The worker's task; ``runtime`` gives this process's ``WorkerRuntime``."""
+
+    @app.task(name=KEY_ORDER, bind=True, max_retries=None)
+    def key_order(task: Any, order_id: int) -> str:
+        try:
+            outcome = runtime().key(order_id)
+        except NoSlot as exc:
+            raise task.retry(countdown=2, exc=exc) from None
+        log.info("order %s: %s", order_id, outcome)
+        return outcome
+
+
+__all__ = [
+    "KEY_ORDER",
+    "QUEUE",
+    "URGENT_QUEUE",
+    "Dispatcher",
+    "Liveness",
+    "NoSlot",
+    "WorkerRuntime",
+    "celery_sender",
+    "make_app",
+    "register_tasks",
+    "worker_lease",
+]
