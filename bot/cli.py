@@ -247,9 +247,10 @@ def worker(
     if settings.portal is None:
         raise _fail("orderbot worker needs `portal` in the settings: there is nothing to key into")
     try:
-        from bot.distributed import QUEUE, URGENT_QUEUE, WorkerRuntime, make_app, register_tasks
+        import celery  # noqa: F401 - the extra may be missing
     except ImportError as exc:
         raise _fail(f"{exc}: install the celery extra (pip install 'orderbot[celery]')") from exc
+    from bot.distributed import QUEUE, URGENT_QUEUE, WorkerRuntime, make_app, register_tasks
     from bot import holders
     from bot.keying import Keyer
     from bot.store import Store
@@ -263,7 +264,7 @@ def worker(
         use_json_logs()
     master = _master(settings.master_data.path)
     try:
-        factory, policy = build_keying(settings) or (None, None)
+        factory, policy = build_keying(settings)  # type: ignore[misc] - portal is set (checked above)
         store = Store.open(settings.store_url)
     except OrderbotError as exc:
         raise _fail(exc) from exc
@@ -274,11 +275,11 @@ def worker(
         runtime = WorkerRuntime(store, keyer, holder=holder, portal_sessions=settings.celery.portal_sessions,
                                 heartbeat_seconds=settings.celery.heartbeat_seconds,
                                 stale_after=timedelta(seconds=settings.portal.stale_after_seconds))
-        celery = make_app(settings)
-        register_tasks(celery, lambda: runtime)
+        celery_app = make_app(settings)
+        register_tasks(celery_app, lambda: runtime)
         runtime.start()
         try:
-            celery.worker_main([
+            celery_app.worker_main([
                 "worker", "--pool", "solo" if threads == 1 else "threads", "--concurrency", str(threads),
                 "--queues", f"{URGENT_QUEUE},{QUEUE}", "--hostname", f"orderbot-{holder.replace(':', '-')}@%h",
                 "--without-gossip", "--without-mingle", "--loglevel", "INFO",

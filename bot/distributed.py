@@ -286,7 +286,8 @@ class WorkerRuntime:
     def _take_slot(self) -> str | None:
         if self.portal_sessions is None:
             return None
-        self.store.release_dead_leases(self.liveness)
+        # A dead worker's slot lapses with its heartbeat (same ttl), so acquire_lease takes it
+        # then; its lapsed worker: lease must stay, it is what tells others it is dead.
         for n in range(self.portal_sessions):
             name = f"{SLOT_PREFIX}{n}"
             if self.store.acquire_lease(name, self.holder, self.lease_seconds):

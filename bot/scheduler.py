@@ -7,8 +7,8 @@
                   reconciles attempts a dead worker left (``Keyer.run``)
     acknowledge   acknowledgements of keyed orders under ``job:acknowledge``
     report        the daily report mail (``bot.report_mail``) on its cron, and
-                  a catch-up every quarter hour once that time has passed today,
-                  for a daemon that was down or a mail server that was
+                  a catch-up every quarter hour once that time has passed today
+                  (the daemon was down then, or the mail server refused)
 
 Every job runs with ``max_instances=1``, ``coalesce=True`` and an explicit
 ``misfire_grace_time``. The leases live in the store, so two daemons, or a
@@ -22,9 +22,10 @@ Keying and acknowledgement run in a second pool, so a long keying pass does
 not hold intake up.
 
 SIGTERM or SIGINT sets ``stop``: intake stops after the message in hand,
-keying and acknowledgement finish the pass in hand, leases are released,
-the scheduler shuts down (waiting for the running job) and the process
-exits 0.
+each keying worker after the order in hand, delivery after the mail in
+hand; leases are released, the scheduler shuts down (waiting for the
+running job) and the process exits 0. At start, leases a killed process of
+this host left are released at once (``Jobs.recover``).
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ from bot.store import Store
 log = logging.getLogger("orderbot.scheduler")
 
 KEYING_LEASE = "job:keying"
+ACKNOWLEDGE_LEASE = "job:acknowledge"
 REPORT_CATCH_UP = Trigger(seconds=900)
 PROGRESS_SECONDS = 15.0
-ACKNOWLEDGE_LEASE = "job:acknowledge"
 
 # The job and run a log line belongs to (read by JsonFormatter).
 current_job: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_job", default=None)
@@ -98,8 +99,8 @@ def job_lease(store: Store, name: str, holder: str, ttl_seconds: float) -> Itera
 
 
 class Jobs:
-    """The three jobs, each under its lease; ``orderbot run --once`` and the
-    daemon both go through here."""
+    """Intake, keying and acknowledgement, each under its lease; ``orderbot run
+    --once`` and the daemon both go through here."""
 
     def __init__(self, pipeline: Pipeline, *, lease_seconds: float = 120.0, today: Callable[[], date] | None = None,
                  dispatch: Callable[[], RunSummary] | None = None) -> None:

@@ -110,3 +110,19 @@ def test_portal_sessions_are_capped_across_workers(store, master):
         other.key(second)
     one.stop()  # closes its session, gives the slot back
     assert other.key(second) == "keyed=1"
+
+
+def test_a_dead_workers_slot_is_taken_and_it_stays_known_dead(store, master):
+    """Given a worker on another machine that died holding the only session slot and
+    an open attempt, when another worker takes the slot over, then the dead one is
+    still known dead (its lapsed heartbeat is the evidence) and its order is sent out."""
+    stuck, other = ready(store, "D-8"), ready(store, "D-9")
+    store.begin_keying(stuck, holder=ELSEWHERE)
+    assert store.acquire_lease(worker_lease(ELSEWHERE), ELSEWHERE, 0.001)
+    assert store.acquire_lease("portal-session:0", ELSEWHERE, 0.001)
+    state = PortalState()
+    assert runtime(store, master, state, sessions=1).key(other) == "keyed=1"
+    assert Liveness(store)(ELSEWHERE)
+    sent: list[tuple[str, int]] = []
+    Dispatcher(store, lambda q, o: sent.append((q, o))).dispatch()
+    assert sent == [(QUEUE, stuck)]

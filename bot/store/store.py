@@ -549,12 +549,16 @@ class Store(KeyingRecords, ReportRecords):
     def release_dead_leases(self, is_dead: Callable[[str], bool]) -> list[str]:
         """Release every lease whose holder ``is_dead`` says is gone (a process
         killed before it could release them); returns their names."""
-        with self._writing() as conn:
+        with self._reading() as conn:
             held = conn.execute(select(leases.c.name, leases.c.holder)).all()
-            dead = [(name, holder) for name, holder in held if is_dead(holder)]
+        dead = [(name, holder) for name, holder in held if is_dead(holder)]
+        released = []
+        with self._writing() as conn:
             for name, holder in dead:
-                conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
-        return [name for name, _ in dead]
+                # Still that holder's: a lease taken over meanwhile stays with its new holder.
+                if conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder)).rowcount:
+                    released.append(name)
+        return released
 
     def release_lease(self, name: str, holder: str) -> bool:
         """Give the lease up; False if ``holder`` did not hold it."""
