@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from typing import Protocol
 
 _issued: set[str] = set()  # nonces this process handed out
 
@@ -40,6 +41,21 @@ def is_dead(holder: str) -> bool:
     return False
 
 
+class LeaseReader(Protocol):
+    def lease_lapsed(self, name: str) -> bool: ...
+
+
+def worker_lease(holder: str) -> str:
+    """The lease an ``orderbot worker`` renews with its heartbeat while it lives."""
+    return f"worker:{holder}"
+
+
+def holder_dead(store: LeaseReader, holder: str) -> bool:
+    """Dead by what this host sees (``is_dead``) or by a worker heartbeat that
+    has lapsed in the store."""
+    return is_dead(holder) or store.lease_lapsed(worker_lease(holder))
+
+
 def holder() -> str:
     """A new holder id of this process (recorded, so ``is_dead`` knows it is ours)."""
     nonce = uuid.uuid4().hex[:8]
@@ -47,4 +63,4 @@ def holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{nonce}"
 
 
-__all__ = ["holder", "is_dead"]
+__all__ = ["LeaseReader", "holder", "holder_dead", "is_dead", "worker_lease"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot import failpoints, holders
 from bot.errors import (
@@ -178,7 +178,7 @@ class MailQueue:
             report.errors.append("outgoing mail: another run is delivering; skipped")
             return report
         try:
-            for mail in self.store.mark_interrupted_mails():
+            for mail in self.store.mark_interrupted_mails(interrupted=self._interrupted):
                 report.uncertain.append(mail)
                 report.errors.append(_attention(mail))
             for mail in self.store.due_mails(limit):
@@ -193,9 +193,29 @@ class MailQueue:
             self.store.release_lease(DELIVERY_LEASE, self.holder)
         return report
 
+    def _interrupted(self, holder: str, claimed_at: datetime) -> bool:
+        """Whether a mail ``holder`` set sending at ``claimed_at`` was left by a
+        process that stopped: it is dead; or it is no worker (which would renew
+        a heartbeat) and the claim is older than the delivery lease."""
+        if holders.holder_dead(self.store, holder):
+            return True
+        if self.store.lease_expiry(holders.worker_lease(holder)) is not None:
+            return False  # a live worker sending it now, however slow the server
+        return claimed_at <= self.store.now() - timedelta(seconds=self.lease_seconds)
+
+    def deliver_one(self, mail_id: int) -> DeliveryReport:
+        """Send this one mail now if it is queued and due (a worker sends the
+        acknowledgement of the order it keyed), at most once; a mail another
+        process is sending or has settled is left alone."""
+        report = DeliveryReport()
+        mail = self.store.outgoing_mail(mail_id)
+        if mail.status is MailStatus.QUEUED:
+            self._deliver_one(mail, report)
+        return report
+
     def _deliver_one(self, queued: OutgoingMail, report: DeliveryReport) -> bool:
         """One attempt; False when the transport is down and the rest should wait."""
-        mail = self.store.claim_mail(queued.id)
+        mail = self.store.claim_mail(queued.id, self.holder)
         if mail is None:
             return True  # someone settled it meanwhile
         assert mail.raw is not None and mail.sender and mail.recipient

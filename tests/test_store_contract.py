@@ -485,6 +485,29 @@ def test_message_status_changes_are_logged_and_counted(store: Store, clock: Fake
         store.set_message_status(9999, MessageStatus.FAILED)
 
 
+def test_two_processes_deciding_one_message_at_once_store_one_outcome(store: Store):
+    """
+    Given a received message that two workers decide at the same moment (a task
+         delivered twice)
+    When both save their outcome, expecting the message still received
+    Then one outcome is stored, the other gets InvalidTransition and stores
+         nothing; a later status change expecting 'received' is refused too
+    """
+    entry = record(store, "twice")
+    order = make_order("C1001", "4500011111")
+
+    def decide() -> object:
+        return store.save_outcome(entry.id, [(order, OrderState.READY, None)], MessageStatus.PROCESSED,
+                                  expected_from=MessageStatus.RECEIVED)
+
+    results = at_once(decide, decide)
+    assert sorted(type(r).__name__ for r in results) == ["InvalidTransition", "list"]
+    assert len(store.orders()) == 1 and store.message(entry.id).status is MessageStatus.PROCESSED
+    with pytest.raises(InvalidTransition):
+        store.set_message_status(entry.id, MessageStatus.FAILED, expected_from=MessageStatus.RECEIVED)
+    assert store.message(entry.id).status is MessageStatus.PROCESSED
+
+
 # --- orders ---------------------------------------------------------------------
 
 

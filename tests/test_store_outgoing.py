@@ -221,3 +221,31 @@ def test_unknown_mail_and_order_ids_are_key_errors(store: Store):
     with pytest.raises(KeyError):
         queue(store, 999)
     assert store.outgoing_mail_for(999, ACK) is None
+
+
+def test_a_mail_a_live_process_is_sending_is_not_taken_for_interrupted(store: Store, clock: FakeClock):
+    """
+    Given two mails 'sending': one claimed by a live worker, one by a dead one
+    When a delivery run elsewhere marks interrupted mails, told who is gone
+    Then only the dead one's is 'uncertain', and the live one's once the
+         predicate says so (it is given the holder and the time of the claim)
+    """
+    live_order, dead_order = add(store, OrderState.KEYED), add(store, OrderState.KEYED, po_number="4500077777")
+    live, _ = queue(store, live_order.id)
+    dead, _ = queue(store, dead_order.id, message_id="<d@example.com>")
+    store.claim_mail(live.id, "host-a:10:aaaa")
+    store.claim_mail(dead.id, "host-b:20:bbbb")
+    asked: list[tuple[str, object]] = []
+    gone = {"host-b:20:bbbb"}
+
+    def interrupted(holder: str, claimed_at) -> bool:  # noqa: ANN001
+        asked.append((holder, claimed_at))
+        return holder in gone
+
+    (marked,) = store.mark_interrupted_mails(interrupted=interrupted)
+    assert marked.id == dead.id and marked.status is MailStatus.UNCERTAIN
+    assert store.outgoing_mail(live.id).status is MailStatus.SENDING
+    assert sorted(asked) == [("host-a:10:aaaa", clock.now), ("host-b:20:bbbb", clock.now)]
+    gone.add("host-a:10:aaaa")
+    (late,) = store.mark_interrupted_mails(interrupted=interrupted)
+    assert late.id == live.id and late.status is MailStatus.UNCERTAIN

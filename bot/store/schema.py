@@ -220,6 +220,7 @@ outgoing_mail = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    Column("claimed_by", Text),  # the holder that set it sending
     UniqueConstraint("order_id", "kind"),
     CheckConstraint(f"kind IN ({MAIL_KINDS})", name="kind"),
     CheckConstraint(f"status IN ({MAIL_STATUSES})", name="status"),

@@ -174,6 +174,10 @@ class Store(KeyingRecords, ReportRecords):
         with translated_errors(self._url), self._writer.begin() as conn:
             yield conn
 
+    def now(self) -> datetime:
+        """The store's clock: the time it writes and judges leases by."""
+        return self._now()
+
     def _now(self) -> datetime:
         now = self._clock()
         if now.tzinfo is None:
@@ -280,9 +284,12 @@ class Store(KeyingRecords, ReportRecords):
         *,
         reason: str | None = None,
         actor: str = "bot",
+        expected_from: MessageStatus | None = None,
     ) -> LedgerEntry:
+        """Set the message's status. With ``expected_from``, only if the message
+        is in that status: else ``InvalidTransition`` (another worker decided it)."""
         with self._writing() as conn:
-            self._set_message_status(conn, self._now(), ledger_id, status, reason, actor)
+            self._set_message_status(conn, self._now(), ledger_id, status, reason, actor, expected_from)
             return rows.ledger_entry(self._require_message(conn, ledger_id))
 
     def message(self, ledger_id: int) -> LedgerEntry:
@@ -376,20 +383,24 @@ class Store(KeyingRecords, ReportRecords):
         *,
         actor: str = "bot",
         priorities: Sequence[int] | None = None,
+        expected_from: MessageStatus | None = None,
     ) -> list[StoredOrder]:
         """Store every order of a message and the message's new status, all or
         nothing: if one order cannot be stored, none is and the status stays.
-        ``priorities`` (one per order, higher first) orders the work queues."""
+        ``priorities`` (one per order, higher first) orders the work queues.
+        With ``expected_from`` the message must be in that status, checked and
+        changed first in the transaction: of two processes deciding one message
+        at once, the second gets ``InvalidTransition`` and stores nothing."""
         now = self._now()
         if priorities is not None and len(priorities) != len(orders):
             raise ValueError("one priority per order")
         ranks = priorities if priorities is not None else [0] * len(orders)
         with self._writing() as conn:
+            self._set_message_status(conn, now, ledger_id, message_status, reason, actor, expected_from)
             ids = [
                 self._insert_order(conn, now, ledger_id, order, state, actor, why, rank)
                 for (order, state, why), rank in zip(orders, ranks)
             ]
-            self._set_message_status(conn, now, ledger_id, message_status, reason, actor)
             return [self._require_order(conn, order_id) for order_id in ids]
 
     def get_order(self, order_id: int) -> StoredOrder:
@@ -690,10 +701,10 @@ class Store(KeyingRecords, ReportRecords):
         with self._reading() as conn:
             return [rows.outgoing_mail(r) for r in conn.execute(query)]
 
-    def claim_mail(self, mail_id: int) -> OutgoingMail | None:
-        """Mark a due queued mail ``sending`` and count the attempt, committed
-        before anything is sent. None if it is not queued and due any more
-        (another run claimed it, or a person moved it)."""
+    def claim_mail(self, mail_id: int, holder: str | None = None) -> OutgoingMail | None:
+        """Mark a due queued mail ``sending`` (by ``holder``) and count the
+        attempt, committed before anything is sent. None if it is not queued
+        and due any more (another run claimed it, or a person moved it)."""
         now = self._now()
         with self._writing() as conn:
             result = conn.execute(
@@ -707,6 +718,7 @@ class Store(KeyingRecords, ReportRecords):
                     status=MailStatus.SENDING,
                     attempts=outgoing_mail.c.attempts + 1,
                     updated_at=now,
+                    claimed_by=holder,
                 )
             )
             if result.rowcount != 1:
@@ -762,34 +774,53 @@ class Store(KeyingRecords, ReportRecords):
             self._log_mail(conn, now, current, status, actor, detail)
             return rows.outgoing_mail(self._require_mail(conn, mail_id))
 
-    def mark_interrupted_mails(self, *, actor: str = "bot") -> list[OutgoingMail]:
-        """Every mail left ``sending`` becomes ``uncertain``.
+    def mark_interrupted_mails(
+        self,
+        *,
+        actor: str = "bot",
+        interrupted: Callable[[str, datetime], bool] | None = None,
+    ) -> list[OutgoingMail]:
+        """Every mail left ``sending`` becomes ``uncertain``: it belongs to a run
+        that stopped mid-send, and the customer may or may not have it, so it
+        is never sent again on its own.
 
-        Call only while no one is sending (holding the delivery lease): a mail
-        still ``sending`` then belongs to a run that stopped mid-send, and the
-        customer may or may not have it, so it is never sent again on its own.
-        """
+        Without ``interrupted`` call this only while no one is sending (holding
+        the delivery lease). With it, a mail claimed by a holder is taken for
+        interrupted only when ``interrupted(holder, claimed_at)`` says so; one
+        claimed by no recorded holder always is."""
         now = self._now()
         why = (
             "found in 'sending' when a delivery run started: the run that sent it "
             "stopped before the server's answer was recorded"
         )
+        sending = select(outgoing_mail.c.id, outgoing_mail.c.claimed_by, outgoing_mail.c.updated_at).where(
+            outgoing_mail.c.status == MailStatus.SENDING
+        )
+        with self._reading() as conn:
+            claims = conn.execute(sending.order_by(outgoing_mail.c.id)).all()
+        # Asked outside the write transaction: the predicate may read the store.
+        stuck = [
+            (c.id, c.updated_at)
+            for c in claims
+            if interrupted is None or c.claimed_by is None or interrupted(c.claimed_by, c.updated_at)
+        ]
         changed = []
         with self._writing() as conn:
-            stuck = conn.execute(
-                select(outgoing_mail)
-                .where(outgoing_mail.c.status == MailStatus.SENDING)
-                .order_by(outgoing_mail.c.id)
-            ).all()
-            for row in stuck:
-                current = rows.outgoing_mail(row)
-                conn.execute(
+            for mail_id, claimed_at in stuck:
+                current = rows.outgoing_mail(self._require_mail(conn, mail_id))
+                result = conn.execute(
                     update(outgoing_mail)
-                    .where(outgoing_mail.c.id == current.id)
+                    .where(
+                        outgoing_mail.c.id == mail_id,
+                        outgoing_mail.c.status == MailStatus.SENDING,
+                        outgoing_mail.c.updated_at == claimed_at,  # not finished or claimed afresh meanwhile
+                    )
                     .values(status=MailStatus.UNCERTAIN, last_error=why, updated_at=now)
                 )
+                if result.rowcount != 1:
+                    continue
                 self._log_mail(conn, now, current, MailStatus.UNCERTAIN, actor, why)
-                changed.append(rows.outgoing_mail(self._require_mail(conn, current.id)))
+                changed.append(rows.outgoing_mail(self._require_mail(conn, mail_id)))
         return changed
 
     def settle_mail(
@@ -896,13 +927,16 @@ class Store(KeyingRecords, ReportRecords):
         status: MessageStatus,
         reason: str | None,
         actor: str,
+        expected_from: MessageStatus | None = None,
     ) -> None:
         current = self._require_message(conn, ledger_id)
-        conn.execute(
-            update(messages)
-            .where(messages.c.id == ledger_id)
-            .values(status=status, reason=reason, updated_at=now)
-        )
+        query = update(messages).where(messages.c.id == ledger_id)
+        if expected_from is not None:
+            # The row lock of this UPDATE makes a concurrent decider wait, then find the status changed.
+            query = query.where(messages.c.status == expected_from)
+        if conn.execute(query.values(status=status, reason=reason, updated_at=now)).rowcount != 1:
+            now_in = conn.execute(select(messages.c.status).where(messages.c.id == ledger_id)).scalar_one()
+            raise InvalidTransition(f"message {ledger_id} (expected in {expected_from!s})", now_in, status)
         self._log(conn, now, Entity.MESSAGE, ledger_id, current.status, status, actor, reason)
 
     def _require_mail(self, conn: Connection, mail_id: int) -> Row[Any]:
