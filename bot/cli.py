@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from enum import Enum
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Optional
@@ -207,11 +208,15 @@ def run(
     fixed = today is not None or settings.today is not None
     dispatch = None
     if settings.executor == "celery":
-        from bot.distributed import Dispatcher, celery_sender, make_app
+        from bot.distributed import Dispatcher, celery_message_sender, celery_sender, make_app
 
-        dispatch = Dispatcher(pipeline.store, celery_sender(make_app(settings)),
-                              redispatch_seconds=settings.celery.redispatch_seconds,
-                              stale_after_seconds=pipeline.keying.stale_after_seconds).dispatch
+        celery_app = make_app(settings)
+        dispatcher = Dispatcher(pipeline.store, celery_sender(celery_app), celery_message_sender(celery_app),
+                                redispatch_seconds=settings.celery.redispatch_seconds,
+                                stale_after_seconds=pipeline.keying.stale_after_seconds)
+        # Intake records each message and sends it on; the keying job sends orders and stragglers.
+        pipeline.send_message = dispatcher.send_new_message
+        dispatch = dispatcher.dispatch
     jobs = Jobs(pipeline, lease_seconds=settings.schedule.lease_seconds, today=None if fixed else date.today,
                 dispatch=dispatch)
     if not once:
@@ -232,29 +237,40 @@ def run(
         err.print(f"[yellow]{problem}[/]", highlight=False)
 
 
+class WorkerQueues(str, Enum):
+    all = "all"
+    messages = "messages"
+    keying = "keying"
+
+
 @app.command()
 def worker(
     config: ConfigOption = None,
     concurrency: Annotated[
-        Optional[int], typer.Option(min=1, max=32, help="Portal sessions of this worker (threads); default: portal.workers.")
+        Optional[int], typer.Option(min=1, max=32, help="Threads, each with its own portal session; default: portal.workers.")
     ] = None,
+    queues: Annotated[
+        WorkerQueues, typer.Option(help="The work this worker takes: messages (intake to decision), keying (orders), or all.")
+    ] = WorkerQueues.all,
 ) -> None:
-    """A keying worker for `executor: celery`: takes orders from the broker and keys
-    them into the portal, each thread with its own browser session, until SIGTERM."""
+    """A worker for `executor: celery`: decides the messages the daemon records and
+    keys orders into the portal (then acknowledges them), each thread with its
+    own browser session, until SIGTERM."""
     settings = _settings(config)
     if settings.executor != "celery":
-        raise _fail("orderbot worker needs `executor: celery` in the settings (the embedded default keys in the daemon)")
-    if settings.portal is None:
-        raise _fail("orderbot worker needs `portal` in the settings: there is nothing to key into")
+        raise _fail("orderbot worker needs `executor: celery` in the settings (the embedded default works in the daemon)")
+    keys = queues is not WorkerQueues.messages
+    if keys and settings.portal is None:
+        raise _fail("orderbot worker needs `portal` in the settings to key orders (or --queues messages)")
     try:
         import celery  # noqa: F401 - the extra may be missing
     except ImportError as exc:
         raise _fail(f"{exc}: install the celery extra (pip install 'orderbot[celery]')") from exc
-    from bot.distributed import QUEUE, URGENT_QUEUE, WorkerRuntime, make_app, register_tasks
     from bot import holders
+    from bot.distributed import MESSAGE_QUEUE, QUEUE, QUEUES, URGENT_QUEUE, WorkerRuntime, make_app, register_tasks
     from bot.keying import Keyer
     from bot.store import Store
-    from bot.wiring import build_keying
+    from bot.wiring import build_keying, build_templates, build_worker_pipeline
 
     if logging.getLogger("orderbot").getEffectiveLevel() > logging.INFO:
         logging.getLogger("orderbot").setLevel(logging.INFO)
@@ -264,24 +280,33 @@ def worker(
         use_json_logs()
     master = _master(settings.master_data.path)
     try:
-        factory, policy = build_keying(settings)  # type: ignore[misc] - portal is set (checked above)
+        keying = build_keying(settings) if keys else None
+        templates = build_templates(settings)
         store = Store.open(settings.store_url)
     except OrderbotError as exc:
         raise _fail(exc) from exc
     holder = holders.holder()
-    threads = concurrency or settings.portal.workers
+    threads = concurrency or (settings.portal.workers if settings.portal is not None else 1)
+    fixed = settings.today
     with store:
-        keyer = Keyer(store, master, factory, holder=holder, policy=policy)
-        runtime = WorkerRuntime(store, keyer, holder=holder, portal_sessions=settings.celery.portal_sessions,
-                                heartbeat_seconds=settings.celery.heartbeat_seconds,
-                                stale_after=timedelta(seconds=settings.portal.stale_after_seconds))
+        keyer = Keyer(store, master, keying[0], holder=holder, policy=keying[1]) if keying else None
+        runtime = WorkerRuntime(
+            store, keyer, holder=holder, portal_sessions=settings.celery.portal_sessions,
+            heartbeat_seconds=settings.celery.heartbeat_seconds,
+            stale_after=timedelta(seconds=settings.portal.stale_after_seconds if settings.portal else 120),
+            pipelines=lambda: build_worker_pipeline(settings, store, master, templates, holder=holder,
+                                                    today=fixed or date.today()),
+            today=None if fixed else date.today,
+        )
         celery_app = make_app(settings)
         register_tasks(celery_app, lambda: runtime)
-        runtime.start()
+        runtime.start(warm_up=queues is not WorkerQueues.keying)
+        wanted = {WorkerQueues.all: QUEUES, WorkerQueues.messages: (MESSAGE_QUEUE,),
+                  WorkerQueues.keying: (URGENT_QUEUE, QUEUE)}[queues]
         try:
             celery_app.worker_main([
                 "worker", "--pool", "solo" if threads == 1 else "threads", "--concurrency", str(threads),
-                "--queues", f"{URGENT_QUEUE},{QUEUE}", "--hostname", f"orderbot-{holder.replace(':', '-')}@%h",
+                "--queues", ",".join(wanted), "--hostname", f"orderbot-{holder.replace(':', '-')}@%h",
                 "--without-gossip", "--without-mingle", "--loglevel", "INFO",
             ])
         finally:

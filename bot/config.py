@@ -307,7 +307,7 @@ class CelerySettings(_Section):
         10.0, gt=0, description="A worker renews its lease this often; one silent for 3 beats is dead and its orders are taken over."
     )
     redispatch_seconds: float = Field(
-        300.0, gt=0, description="A ready order sent to the workers is sent again if still ready after this long."
+        300.0, gt=0, description="A message or ready order sent to the workers is sent again if still waiting after this long."
     )
 
 

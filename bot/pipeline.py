@@ -68,6 +68,7 @@ class RunSummary:
     failed: int = 0
     keyed: int = 0
     acknowledged: int = 0
+    dispatched: int = 0  # executor: celery: messages sent to the workers
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -83,7 +84,9 @@ class RunSummary:
         return (
             f"received={self.received} duplicates={self.duplicates} orders={self.orders} "
             f"ready={self.ready} to_review={self.needs_review} keyed={self.keyed} "
-            f"acknowledged={self.acknowledged} failed={self.failed} duration={self.seconds:.1f}s"
+            f"acknowledged={self.acknowledged} failed={self.failed} "
+            + (f"dispatched={self.dispatched} " if self.dispatched else "")
+            + f"duration={self.seconds:.1f}s"
         )
 
 
@@ -108,8 +111,12 @@ class Pipeline:
         lease_seconds: float = 300.0,
         outgoing: MailQueue | None = None,
         templates: TemplateSet | None = None,
+        send_message: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
+        # executor: celery: a new message is recorded and handed to the workers
+        # (this callable, with its ledger id) instead of being processed here.
+        self.send_message = send_message
         self.master = master
         self.sources = sources
         # Opens one portal session; each keying worker opens its own.
@@ -201,6 +208,12 @@ class Pipeline:
             self._history = history
         return self._history.get((customer_id, sku), [])
 
+    def begin_run(self) -> None:
+        """Forget the run's snapshots of the store (open order values, quantity
+        history): the next message reads them afresh."""
+        self._open_values = None
+        self._history = None
+
     def _count_towards_credit(self, order: Order) -> None:
         if self._open_values is not None and order.customer_id.value:
             key = order.customer_id.value
@@ -212,8 +225,7 @@ class Pipeline:
         """Take new messages from ``sources`` (default: all), each under its
         ``source:NAME`` lease; a source another run is reading is skipped."""
         summary = RunSummary()
-        self._open_values = None
-        self._history = None
+        self.begin_run()
         for source in self.sources if sources is None else sources:
             lease = f"source:{source.name}"
             if not self.store.acquire_lease(lease, self.holder, self.lease_seconds):
@@ -259,17 +271,53 @@ class Pipeline:
         )
         if raw.account is not None:
             self.store.add_location(entry.id, raw.account, raw.folder, raw.uidvalidity, raw.uid)
+        if self.send_message is not None and not self._too_big(raw):
+            # The worker decides; the source settles on a later fetch, once the
+            # ledger knows the outcome (the first branch above). A message that
+            # was recorded before is the dispatcher's to send again.
+            if known is None:
+                summary.received += 1
+                try:
+                    self.send_message(entry.id)
+                except Exception as exc:  # noqa: BLE001 - the broker down: recorded, the dispatcher sends it later
+                    summary.errors.append(f"message {entry.id} ({raw.name}) not sent to the workers yet: {type(exc).__name__}: {exc}")
+                else:
+                    summary.dispatched += 1
+            return
         summary.received += 1
         status = self._process(entry.id, raw, summary)
         failpoints.reach("intake.after_commit")
         source.settle(raw, status)
 
+    def process_recorded(self, ledger_id: int) -> tuple[MessageStatus, RunSummary]:
+        """Decide a message the ledger holds (an ``orderbot worker``'s task): its
+        bytes come from the store. A message decided already is left as it is."""
+        summary = RunSummary()
+        entry = self.store.message(ledger_id)
+        if entry.status is not MessageStatus.RECEIVED:
+            return entry.status, summary
+        raw = RawMessage(data=self.store.raw_bytes(entry.sha256), origin=entry.origin, name=entry.name)
+        return self._process(ledger_id, raw, summary), summary
+
+    def _too_big(self, raw: RawMessage) -> bool:
+        return raw.truncated or (raw.size if raw.size is not None else len(raw.data)) > self.max_message_bytes
+
     def _process(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:
+        try:
+            return self._decide(ledger_id, raw, summary)
+        except InvalidTransition:
+            # Decided meanwhile by another process (a task delivered twice): its outcome stands.
+            status = self.store.message(ledger_id).status
+            log.info("message %s was decided by another process meanwhile: %s", raw.name, status)
+            return status
+
+    def _decide(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:
         size = raw.size if raw.size is not None else len(raw.data)
-        if raw.truncated or size > self.max_message_bytes:
+        if self._too_big(raw):
             reason = f"{raw.name}: {size} bytes is over the limit of {self.max_message_bytes}; not parsed"
             unreadable = Order(source=raw.name, reasons=(Reason(ReasonCode.UNREADABLE_DOCUMENT, reason),))
-            self.store.save_outcome(ledger_id, [(unreadable, OrderState.NEEDS_REVIEW, reason)], MessageStatus.NEEDS_REVIEW, reason=reason)
+            self.store.save_outcome(ledger_id, [(unreadable, OrderState.NEEDS_REVIEW, reason)], MessageStatus.NEEDS_REVIEW,
+                                    reason=reason, expected_from=MessageStatus.RECEIVED)
             summary.orders += 1
             summary.needs_review += 1
             return MessageStatus.NEEDS_REVIEW
@@ -278,13 +326,13 @@ class Pipeline:
         except TransientError:
             raise
         except PermanentError as exc:
-            self.store.set_message_status(ledger_id, MessageStatus.FAILED, reason=str(exc))
+            self.store.set_message_status(ledger_id, MessageStatus.FAILED, reason=str(exc), expected_from=MessageStatus.RECEIVED)
             summary.failed += 1
             log.warning("message %s failed: %s", raw.name, exc)
             return MessageStatus.FAILED
         except Exception as exc:  # noqa: BLE001 - one bad message never aborts the batch
             reason = f"{raw.name}: unexpected {type(exc).__name__}: {exc}"
-            self.store.set_message_status(ledger_id, MessageStatus.FAILED, reason=reason)
+            self.store.set_message_status(ledger_id, MessageStatus.FAILED, reason=reason, expected_from=MessageStatus.RECEIVED)
             summary.failed += 1
             log.exception("message %s failed unexpectedly", raw.name)
             return MessageStatus.FAILED
@@ -312,6 +360,7 @@ class Pipeline:
             status,
             reason=f"kind={decided.extraction.kind}",
             priorities=[urgency_priority(o, self.master) for o, _, _ in outcome],
+            expected_from=MessageStatus.RECEIVED,
         )
         return status
 
@@ -348,16 +397,35 @@ class Pipeline:
         report = self.outgoing.deliver(stop=stop)
         summary.errors += report.errors
         for stored in keyed:
-            mail = self.store.outgoing_mail_for(stored.id, MailKind.ACKNOWLEDGEMENT)
-            if mail is None or mail.status not in (MailStatus.SENT, MailStatus.SUPPRESSED):
-                continue
-            reason = f"acknowledged to {mail.recipient}" if mail.status is MailStatus.SENT else f"acknowledgement not sent: {mail.note}"
-            try:
-                self.store.transition(stored.id, OrderState.ACKNOWLEDGED, actor="bot", reason=reason, expected_from=OrderState.KEYED)
-            except InvalidTransition:
-                continue  # another run got there first
-            summary.acknowledged += 1
+            self._mark_acknowledged(stored.id, summary)
         return summary
+
+    def acknowledge_one(self, order_id: int) -> RunSummary:
+        """Acknowledge one keyed order now (the worker that keyed it, with
+        ``executor: celery``): queue its mail, send it unless another process is
+        sending it, and move the order on as ``acknowledge`` does. What cannot be
+        sent now stays queued for the daemon's acknowledge job."""
+        summary = RunSummary()
+        if self.outgoing is None:
+            return summary
+        stored = self.store.get_order(order_id)
+        if stored.state is not OrderState.KEYED:
+            return summary
+        mail = self.outgoing.queue_acknowledgement(stored)
+        summary.errors += self.outgoing.deliver_one(mail.id).errors
+        self._mark_acknowledged(order_id, summary)
+        return summary
+
+    def _mark_acknowledged(self, order_id: int, summary: RunSummary) -> None:
+        mail = self.store.outgoing_mail_for(order_id, MailKind.ACKNOWLEDGEMENT)
+        if mail is None or mail.status not in (MailStatus.SENT, MailStatus.SUPPRESSED):
+            return
+        reason = f"acknowledged to {mail.recipient}" if mail.status is MailStatus.SENT else f"acknowledgement not sent: {mail.note}"
+        try:
+            self.store.transition(order_id, OrderState.ACKNOWLEDGED, actor="bot", reason=reason, expected_from=OrderState.KEYED)
+        except InvalidTransition:
+            return  # another run got there first
+        summary.acknowledged += 1
 
     def run_once(self, progress: Progress | None = None) -> RunSummary:
         started = time.monotonic()

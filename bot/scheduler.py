@@ -10,6 +10,10 @@
                   a catch-up every quarter hour once that time has passed today
                   (the daemon was down then, or the mail server refused)
 
+With ``executor: celery`` intake records each message and sends it to the
+workers, and the keying job sends work instead of doing it
+(``bot.distributed.Dispatcher``); the daemon stays the one scheduler.
+
 Every job runs with ``max_instances=1``, ``coalesce=True`` and an explicit
 ``misfire_grace_time``. The leases live in the store, so two daemons, or a
 daemon and ``orderbot run --once`` (which goes through the same ``Jobs``),

@@ -37,7 +37,7 @@ def build_sources(settings: Settings, *, store: Store | None = None) -> list[Mai
     return sources
 
 
-def build_mail_queue(settings: Settings, store: Store, master: MasterData) -> MailQueue:
+def build_mail_queue(settings: Settings, store: Store, master: MasterData, *, holder: str | None = None) -> MailQueue:
     """Customer email: SMTP when ``smtp`` is configured, else the outbox folder,
     both through the at-most-once queue. The reply templates are checked here,
     so a broken one stops the bot at start."""
@@ -53,7 +53,7 @@ def build_mail_queue(settings: Settings, store: Store, master: MasterData) -> Ma
     writer = ReplyWriter(templates, sender=settings.outbox.sender, master=master)
     outbox = settings.outbox
     retry = RetryPolicy(outbox.retry_first_seconds, outbox.retry_max_seconds, outbox.max_attempts)
-    return MailQueue(store, transport, writer, retry=retry, lease_seconds=settings.schedule.lease_seconds)
+    return MailQueue(store, transport, writer, retry=retry, lease_seconds=settings.schedule.lease_seconds, holder=holder)
 
 
 def build_templates(settings: Settings) -> TemplateSet:
@@ -111,6 +111,28 @@ def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
         lease_seconds=settings.schedule.lease_seconds,
         templates=templates,
         rule_settings=load_rule_settings(settings.rules.path),
+    )
+
+
+def build_worker_pipeline(settings: Settings, store: Store, master: MasterData, templates: TemplateSet, *,
+                          holder: str, today: date) -> Pipeline:
+    """One ``orderbot worker`` thread's pipeline: it decides recorded messages
+    and acknowledges the orders its thread keyed; the daemon keeps the sources
+    and the portal sessions live in the worker's runtime."""
+    outgoing = build_mail_queue(settings, store, master, holder=holder)
+    return Pipeline(
+        store=store,
+        master=master,
+        sources=(),
+        today=today,
+        mailer=outgoing.transport,
+        ack_sender=settings.outbox.sender,
+        outgoing=outgoing,
+        max_message_bytes=settings.max_message_bytes,
+        lease_seconds=settings.schedule.lease_seconds,
+        templates=templates,
+        rule_settings=load_rule_settings(settings.rules.path),
+        holder=holder,
     )
 
 

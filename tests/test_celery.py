@@ -1,27 +1,33 @@
-"""``executor: celery`` for real: the daemon sends orders over the machine's Redis
-to two ``orderbot worker`` processes, which key them into the demo portal from
-a shared PostgreSQL store; one worker is killed with SIGKILL mid-keying.
-Exactly once is checked in the portal's own test API."""
+"""``executor: celery`` for real: a daemon reads a folder of order emails,
+records each one and sends it over the machine's Redis to two ``orderbot
+worker`` processes, which decide the messages, key the orders into the demo
+portal from a shared PostgreSQL store and acknowledge them over SMTP
+(aiosmtpd). One worker is killed with SIGKILL mid-keying. Exactly once is
+checked in the portal's own test API and in the SMTP server's record."""
 
 from __future__ import annotations
 
 import os
+import random
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
 from contextlib import contextmanager
+from email import message_from_bytes
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bot.model import OrderState
-from bot.store import KeyingOutcome, Store
+from bot.model import MessageStatus, OrderState
+from bot.store import KeyingOutcome, MailKind, MailStatus, Store
 from demo.portal.process import portal_process
 from tests.conftest import DEMO_MASTER_DATA
-from tests.test_keying_e2e import _ready
+from tests.test_crash import _verdicts, _write_inbox
+from tests.test_smtp import Recorder, smtp_server
 from tests.test_store_contract import _fresh_postgres_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.postgres]
@@ -29,7 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("ORDERBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 PASSWORD = "celery-test-portal-pw"
-ORDERS = 100
+MESSAGES = 120  # about 105 clean orders: every tenth goes to review, every fiftieth is no email
 DEADLINE = 600.0
 
 
@@ -48,8 +54,7 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-def _config(tmp_path: Path, portal_url: str) -> Path:
-    (tmp_path / "inbox").mkdir()
+def _config(tmp_path: Path, portal_url: str, smtp_port: int) -> Path:
     config = tmp_path / "orderbot.yaml"
     config.write_text(
         f"data_dir: data\nmaster_data: {{path: {DEMO_MASTER_DATA}}}\ntoday: 2026-11-26\n"
@@ -58,10 +63,12 @@ def _config(tmp_path: Path, portal_url: str) -> Path:
         f"portal:\n  recipe: {ROOT / 'config' / 'portals' / 'demo.yaml'}\n  base_url: {portal_url}\n"
         '  username: clerk\n  password: {"$env": TEST_PORTAL_PW}\n  workers: 1\n  timeout_seconds: 10\n'
         "  retry_first_seconds: 1\n  retry_max_seconds: 2\n  trace_on_failure: false\n"
+        f"smtp: {{host: 127.0.0.1, port: {smtp_port}, security: plain}}\n"
+        "outbox: {sender: orders@kestrel-supply.example, retry_first_seconds: 1}\n"
         "executor: celery\n"
         f'celery: {{broker_url: {{"$env": TEST_BROKER_URL}}, heartbeat_seconds: 1, visibility_timeout_seconds: 60,'
         " redispatch_seconds: 20, portal_sessions: 2}\n"
-        "schedule:\n  intake: {seconds: 5}\n  keying: {seconds: 1}\n  acknowledge: {seconds: 5}\n  lease_seconds: 10\n",
+        "schedule:\n  intake: {seconds: 2}\n  keying: {seconds: 1}\n  acknowledge: {seconds: 5}\n  lease_seconds: 10\n",
         encoding="utf-8",
     )
     return config
@@ -87,15 +94,17 @@ class Process:
             return self.process.wait()
 
 
-def test_two_workers_key_every_order_exactly_once_though_one_is_killed(tmp_path: Path, master, redis_url: str):
-    with contextmanager(_fresh_postgres_database)() as store_url, Store.open(store_url) as store:
-        ids = [_ready(store, f"CEL-{i:04d}", [{"sku": "AX-1523", "quantity": str(1 + i % 7)}], urgent=i % 10 == 0)
-               for i in range(ORDERS)]
+def test_two_workers_decide_key_and_acknowledge_exactly_once_though_one_is_killed(tmp_path: Path, master, redis_url: str):
+    incoming = _write_inbox(tmp_path / "inbox", master, random.Random(20261202), MESSAGES)
+    clean = _verdicts(tmp_path / "inbox", incoming, master)
+    assert len(clean) >= 100, len(clean)
+    smtp = Recorder()
+    with contextmanager(_fresh_postgres_database)() as store_url, Store.open(store_url) as store, smtp_server(smtp) as smtp_port:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERBOT_")} | {
             "TEST_STORE_URL": store_url, "TEST_PORTAL_PW": PASSWORD, "TEST_BROKER_URL": redis_url}
         processes: list[Process] = []
         with portal_process(tmp_path / "portal.db", PASSWORD, "--test-api") as url:
-            config = str(_config(tmp_path, url))
+            config = str(_config(tmp_path, url, smtp_port))
             try:
                 workers = [Process(tmp_path, f"worker-{n}", "worker", "--config", config, env=env) for n in (1, 2)]
                 processes += workers
@@ -103,7 +112,7 @@ def test_two_workers_key_every_order_exactly_once_though_one_is_killed(tmp_path:
                 victim = workers[0]
                 killed_attempt = _kill_mid_keying(store, victim, processes)
                 deadline = time.monotonic() + DEADLINE
-                while sum(store.get_order(i).portal_order_number is not None for i in ids) < ORDERS:
+                while not _settled(store, len(incoming)):
                     assert time.monotonic() < deadline, _logs(processes)
                     for p in processes[1:]:
                         assert p.process.poll() is None, p.text()
@@ -111,21 +120,54 @@ def test_two_workers_key_every_order_exactly_once_though_one_is_killed(tmp_path:
                 saved = httpx.get(f"{url}/_test/orders", timeout=30).json()
             finally:
                 codes = {p.log.stem: p.stop() for p in processes}
-        attempts = {i: store.keying_attempts(i) for i in ids}
+        statuses = Counter(m.status for m in store.messages())
+        orders = store.orders()
+        attempts = {o.id: store.keying_attempts(o.id) for o in orders}
+        acks = {o.id: store.outgoing_mail_for(o.id, MailKind.ACKNOWLEDGEMENT) for o in orders}
     assert codes["worker-1"] == -signal.SIGKILL
     assert codes["worker-2"] == 0 and codes["daemon"] == 0, _logs(processes)
 
+    # Every message decided (by the workers: the daemon only records and sends).
+    assert sum(statuses.values()) == len(incoming) and not statuses[MessageStatus.RECEIVED], statuses
+    decided_by = {p.log.stem: len(re.findall(r"message \d+: processed \(orders=", p.text())) for p in workers}
+    assert all(decided_by.values()) and sum(decided_by.values()) >= statuses[MessageStatus.PROCESSED], decided_by
+    assert not re.search(r"message \d+: processed", processes[2].text())
+
+    # The portal's own record: each clean PO exactly once, nothing else.
     per_po = Counter(o["customer_ref"] for o in saved)
-    assert len(saved) == ORDERS and set(per_po) == {f"CEL-{i:04d}" for i in range(ORDERS)}
-    assert max(per_po.values()) == 1
+    assert set(per_po) == clean and max(per_po.values()) == 1, sorted(po for po, n in per_po.items() if n > 1)
     # The victim's open attempt was settled by the other worker: found in the portal, or tried again.
     settled = next(a for a in attempts[killed_attempt.order_id] if a.id == killed_attempt.id)
     assert settled.outcome in (KeyingOutcome.FOUND, KeyingOutcome.RETRY), settled
-    holders = Counter(a.holder.split(":")[1] for tried in attempts.values() for a in tried)
-    assert len(holders) == 2, holders  # both workers keyed
+    keyed_by = Counter(a.holder.split(":")[1] for tried in attempts.values() for a in tried)
+    assert len(keyed_by) == 2, keyed_by  # both workers keyed
+
+    # The SMTP server's record: one acknowledgement per clean order, none twice; the
+    # workers sent them after keying (the daemon's acknowledge job is the catch-up).
+    sent = Counter(message_from_bytes(r.data)["Message-ID"] for r in smtp.received)
+    assert max(sent.values()) == 1, [m for m, n in sent.items() if n > 1]
+    uncertain = sum(1 for mail in acks.values() if mail is not None and mail.status is MailStatus.UNCERTAIN)
+    assert uncertain <= 1 and len(sent) >= len(clean) - uncertain, (len(sent), len(clean), uncertain)
+    by_workers = sum(len(re.findall(r"order \d+: [^\n]*, acknowledged\n", p.text())) for p in workers)
+    assert by_workers >= len(clean) // 2, by_workers
     outcomes = Counter(a.outcome for tried in attempts.values() for a in tried)
-    print(f"\ncelery: {ORDERS} orders, 2 workers, one SIGKILLed mid-keying: portal {len(saved)} orders, none twice; "
-          f"attempts {dict(sorted((str(k), v) for k, v in outcomes.items()))}; per worker pid {dict(holders)}")
+    print(f"\ncelery: {len(incoming)} messages decided by 2 workers ({decided_by}), {len(clean)} clean orders; "
+          f"one worker SIGKILLed mid-keying: portal {len(saved)} orders, none twice; acknowledgements {len(sent)} "
+          f"({by_workers} sent by the workers), none twice; attempts {dict(sorted((str(k), v) for k, v in outcomes.items()))}")
+
+
+def _settled(store: Store, messages: int) -> bool:
+    """Every message decided, nothing left to key, every keyed order's acknowledgement settled."""
+    counts = store.message_counts()
+    if sum(counts.values()) < messages or counts.get(MessageStatus.RECEIVED):
+        return False
+    if any(store.orders(state=state) for state in (OrderState.READY, OrderState.KEYING)):
+        return False
+    for stored in store.orders(state=OrderState.KEYED):
+        mail = store.outgoing_mail_for(stored.id, MailKind.ACKNOWLEDGEMENT)
+        if mail is None or mail.status not in (MailStatus.UNCERTAIN, MailStatus.FAILED):
+            return False
+    return True
 
 
 def _kill_mid_keying(store: Store, victim: Process, processes: list[Process]):

@@ -69,13 +69,13 @@ class Incoming:
     clean: bool  # written to pass every check (the bot's own verdict is in _verdicts)
 
 
-def _write_inbox(inbox: Path, master, rng: random.Random) -> list[Incoming]:
-    """200 order emails: most clean, every tenth with a part number we do not
-    carry (to review), every fiftieth not an email at all (failed)."""
+def _write_inbox(inbox: Path, master, rng: random.Random, count: int = ORDERS) -> list[Incoming]:
+    """``count`` order emails: most clean, every tenth with a part number we do
+    not carry (to review), every fiftieth not an email at all (failed)."""
     products = [p for p in master.products() if p.uom == "EA" and p.stock > 5000]
     inbox.mkdir()
     made = []
-    for i in range(ORDERS):
+    for i in range(count):
         name = f"order-{i:04d}.eml"
         if i % 50 == 49:
             (inbox / name).write_bytes(b"\x00\xff not a message %d \xfe" % i)

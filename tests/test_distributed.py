@@ -5,6 +5,7 @@ demo portal) is tests/test_celery.py."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,11 +17,12 @@ from bot.distributed import (
     Liveness,
     NoSlot,
     WorkerRuntime,
+    message_lease,
     worker_lease,
 )
 from bot.keying import Keyer, KeyingPolicy
-from bot.model import OrderState
-from bot.store import KeyingOutcome, Store
+from bot.model import MessageStatus, OrderState
+from bot.store import KeyingOutcome, MailStatus, Store
 from tests.portal_double import DoublePortal, PortalState
 from tests.test_keying import entry_for, ready
 
@@ -126,3 +128,112 @@ def test_a_dead_workers_slot_is_taken_and_it_stays_known_dead(store, master):
     sent: list[tuple[str, int]] = []
     Dispatcher(store, lambda q, o: sent.append((q, o))).dispatch()
     assert sent == [(QUEUE, stuck)]
+
+
+# --- messages: recorded by the daemon, decided by a worker ----------------------------
+
+
+def _pipelines(store: Store, master, inbox, outbox=None):
+    from bot.pipeline import Pipeline
+    from connectors.folder import FolderSource
+    from connectors.outbox import OutboxMailer
+    from tests.test_pipeline import TODAY
+
+    def build(sources=()) -> Pipeline:
+        return Pipeline(store=store, master=master, sources=list(sources), today=TODAY,
+                        mailer=OutboxMailer(outbox) if outbox else None, holder="here:1:feedf00d")
+
+    daemon = build([FolderSource("inbox", inbox)])
+    return daemon, build
+
+
+def test_intake_records_and_sends_a_message_and_settles_it_once_a_worker_decided(store, master, tmp_path):
+    from tests.test_pipeline import body_order
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.eml").write_bytes(body_order("PO-M1"))
+    daemon, build = _pipelines(store, master, inbox)
+    sent: list[int] = []
+    daemon.send_message = sent.append
+
+    first = daemon.receive()
+    (entry,) = store.messages()
+    assert sent == [entry.id] and first.received == 1 and first.dispatched == 1 and first.orders == 0
+    assert entry.status is MessageStatus.RECEIVED and not store.orders()  # nothing decided in the daemon
+    again = daemon.receive()
+    assert sent == [entry.id] and again.received == 0  # still undecided: the dispatcher's to send again
+
+    worker = WorkerRuntime(store, None, holder="here:1:feedf00d", portal_sessions=None, heartbeat_seconds=60,
+                           pipelines=build)
+    assert "(orders=1 " in worker.process(entry.id)
+    assert worker.process(entry.id) == "nothing to do: decided already"  # a task delivered twice
+    assert len(store.orders()) == 1
+    settled = daemon.receive()
+    assert settled.duplicates == 1 and sent == [entry.id]  # known now: settled at the source, not sent
+
+
+def test_a_message_a_live_worker_decides_is_left_to_it_and_sent_again_once_it_died(store, master, tmp_path):
+    from tests.test_pipeline import body_order
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "b.eml").write_bytes(body_order("PO-M2"))
+    daemon, build = _pipelines(store, master, inbox)
+    resent: list[int] = []
+    daemon.send_message = lambda ledger_id: None  # the first send, lost with the worker that took it
+    daemon.receive()
+    (entry,) = store.messages()
+    dispatcher = Dispatcher(store, lambda q, o: None, resent.append, redispatch_seconds=300)
+
+    assert store.acquire_lease(message_lease(entry.id), ELSEWHERE, 60)  # a live worker is at it
+    dispatcher.dispatch()
+    worker = WorkerRuntime(store, None, holder="here:1:feedf00d", portal_sessions=None, heartbeat_seconds=60,
+                           pipelines=build)
+    assert resent == [] and worker.process(entry.id) == "being decided by another worker"
+
+    assert store.acquire_lease(message_lease(entry.id), ELSEWHERE, 0.001)  # it died: its lease lapses
+    dispatcher.dispatch()
+    assert resent == [entry.id]
+    dispatcher.dispatch()
+    assert resent == [entry.id]  # not again within redispatch_seconds
+    assert "(orders=1 " in worker.process(entry.id)
+    assert store.message(entry.id).status is not MessageStatus.RECEIVED and len(store.orders()) == 1
+
+
+def test_the_worker_that_keys_an_order_acknowledges_it(store, master, tmp_path):
+    order_id = ready(store, "D-10")
+    state = PortalState()
+    outbox = tmp_path / "outbox"
+    _, build = _pipelines(store, master, tmp_path, outbox)
+    keyer = Keyer(store, master, lambda: DoublePortal(state), holder="here:1:feedf00d",
+                  policy=KeyingPolicy(first_retry_seconds=0))
+    worker = WorkerRuntime(store, keyer, holder="here:1:feedf00d", portal_sessions=None, heartbeat_seconds=60,
+                           pipelines=build)
+    assert worker.key(order_id) == "keyed=1, acknowledged"
+    assert store.get_order(order_id).state is OrderState.ACKNOWLEDGED
+    assert len(list(outbox.glob("*.eml"))) == 1
+    assert worker.key(order_id) == "nothing to do: acknowledged"
+    assert len(list(outbox.glob("*.eml"))) == 1
+
+
+def test_the_daemons_delivery_leaves_a_live_workers_send_alone(store, master, tmp_path):
+    """Given an acknowledgement a live worker on another machine is sending, and one a
+    non-worker process there left sending long ago, when the daemon delivers, then
+    the worker's is still sending and only the abandoned one is uncertain."""
+    _, build = _pipelines(store, master, tmp_path, tmp_path / "outbox")
+    daemon = build()
+    mails = []
+    for po in ("D-11", "D-12"):
+        order_id = ready(store, po)
+        store.transition(order_id, OrderState.KEYING, actor="bot")
+        store.transition(order_id, OrderState.KEYED, actor="bot", portal_order_number=f"SO-{po}")
+        mails.append(daemon.outgoing.queue_acknowledgement(order_id))
+    assert store.acquire_lease(worker_lease(ELSEWHERE), ELSEWHERE, 60)
+    store.claim_mail(mails[0].id, ELSEWHERE)
+    store.claim_mail(mails[1].id, "elsewhere.example:77:00ff00ff")
+    daemon.outgoing.lease_seconds = 0.001  # the second claim is older than the delivery lease
+    time.sleep(0.01)
+    report = daemon.outgoing.deliver()
+    assert [m.id for m in report.uncertain] == [mails[1].id]
+    assert store.outgoing_mail(mails[0].id).status is MailStatus.SENDING
