@@ -9,7 +9,13 @@ worker, and where the CPU went (the machine's busy share, the portal's and
 Redis's CPU seconds), then estimates how many workers a peak of 10,000
 orders/hour needs from the CPU each order cost.
 
-    .venv/bin/python bench/scale.py [--orders 40] [--workers 1 2 4]
+The other unit of work, one message from intake to decision, is measured the
+same way: copies of the demo inbox (emails with PDF, spreadsheet and body
+orders; each copy with its own Message-ID) recorded and sent by a daemon-side
+pipeline to 1, 2 and 4 ``orderbot worker --queues messages`` processes,
+beside the in-process default (the daemon's one intake thread, SQLite).
+
+    .venv/bin/python bench/scale.py [--orders 40] [--workers 1 2 4] [--copies 6]
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379
 ($ORDERBOT_BENCH_PG_URL, $ORDERBOT_BENCH_REDIS_URL to point elsewhere).
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,10 +41,13 @@ import sqlalchemy as sa
 from keying import MASTER, PASSWORD, RECIPE, make_orders
 
 from bot.config import PortalSettings, Settings
-from bot.distributed import Dispatcher, celery_sender, make_app
+from bot.distributed import Dispatcher, celery_message_sender, celery_sender, make_app
 from bot.keying import Keyer, KeyingPolicy
+from bot.model import MessageStatus, RawMessage
+from bot.pipeline import Pipeline
 from bot.store import Store
 from bot.wiring import build_keying
+from connectors.folder import FolderSource
 from connectors.masterdata import CsvMasterData
 from demo.portal.process import portal_process
 
@@ -45,6 +55,8 @@ PG_ADMIN = os.environ.get("ORDERBOT_BENCH_PG_URL", "postgresql+psycopg://postgre
 REDIS_URL = os.environ.get("ORDERBOT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 LINES = 3
 PEAK = 10_000
+DEMO_INBOX = MASTER.parent / "inbox"
+TODAY = __import__("datetime").date(2026, 11, 26)
 
 
 def busy_cpu_seconds() -> float:
@@ -101,10 +113,10 @@ class Run:
     def per_hour(self) -> float:
         return 3600 * self.orders / self.seconds
 
-    def line(self, base: float) -> str:
+    def line(self, base: float, unit: str = "orders") -> str:
         busy = self.cpu / (self.seconds * self.cores)
-        return (f"{self.label:<22} {self.per_hour:>7.0f} orders/h  x{self.per_hour / base:4.2f}   "
-                f"machine busy {busy:4.0%}   CPU/order {self.cpu / self.orders:5.2f} s "
+        return (f"{self.label:<22} {self.per_hour:>7.0f} {unit}/h  x{self.per_hour / base:4.2f}   "
+                f"machine busy {busy:4.0%}   CPU/{unit[:-1]} {self.cpu / self.orders:5.2f} s "
                 f"(portal {self.portal_cpu / self.orders:4.2f} s, Redis {self.broker_cpu / self.orders * 1000:4.1f} ms)")
 
 
@@ -130,11 +142,7 @@ def celery_run(tmp: Path, master: CsvMasterData, orders: int, workers: int, brok
         procs = [subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "--config", str(config)],
                                   stdout=log, stderr=log, env=env) for log in logs]
         try:
-            deadline = time.monotonic() + 120
-            while sum("ready." in (run / f"worker-{n}.log").read_text(errors="replace") for n in range(workers)) < workers:
-                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                    raise SystemExit(f"workers did not start: see {run}")
-                time.sleep(0.2)
+            wait_ready(run, procs)
             settings = Settings(executor="celery", celery={"broker_url": REDIS_URL}, store={"url": store_url})
             dispatcher = Dispatcher(store, celery_sender(make_app(settings)))
             pid = portal_pid(url)
@@ -149,15 +157,7 @@ def celery_run(tmp: Path, master: CsvMasterData, orders: int, workers: int, brok
             cpu, portal_cpu = busy_cpu_seconds() - cpu0, process_cpu_seconds(pid) - portal0
             broker_cpu = redis_cpu_seconds(broker) - broker0
         finally:
-            for p in procs:
-                p.send_signal(signal.SIGTERM)
-            for p in procs:
-                try:
-                    p.wait(60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-            for log in logs:
-                log.close()
+            stop(procs, logs)
     return Run(f"celery, {workers} worker(s)", orders, seconds, cpu, portal_cpu, broker_cpu, os.cpu_count() or 1)
 
 
@@ -180,10 +180,100 @@ def inprocess_run(tmp: Path, master: CsvMasterData, orders: int, contexts: int) 
     return Run(f"in-process, {contexts} context(s)", orders, seconds, cpu, portal_cpu, 0.0, os.cpu_count() or 1)
 
 
+def copy_inbox(target: Path, copies: int) -> int:
+    """``copies`` of every demo message, each with a Message-ID of its own."""
+    target.mkdir()
+    count = 0
+    for copy in range(copies):
+        for path in sorted(DEMO_INBOX.glob("*.eml")):
+            data = re.sub(rb"(?im)^message-id:[^\r\n]*", f"Message-ID: <bench-{copy}-{path.stem}@bench>".encode(),
+                          path.read_bytes(), count=1)
+            (target / f"{copy:02d}-{path.name}").write_bytes(data)
+            count += 1
+    return count
+
+
+def messages_inprocess_run(tmp: Path, master: CsvMasterData, copies: int) -> Run:
+    inbox = tmp / "messages-inprocess"
+    count = copy_inbox(inbox, copies)
+    with Store.open(f"sqlite:///{tmp / 'messages.db'}") as store:
+        pipeline = Pipeline(store=store, master=master, sources=[FolderSource("inbox", inbox)], today=TODAY)
+        first = min(inbox.glob("*.eml"))  # load the models first, as a worker does at start
+        pipeline.processor.process(RawMessage(data=first.read_bytes(), origin="warm-up", name=first.name))
+        cpu0 = busy_cpu_seconds()
+        started = time.perf_counter()
+        summary = pipeline.receive()
+        seconds = time.perf_counter() - started
+        cpu = busy_cpu_seconds() - cpu0
+        if summary.received != count or store.message_counts()[MessageStatus.RECEIVED]:
+            raise SystemExit(f"in-process decided {summary.received} of {count}: {summary.errors[:3]}")
+    return Run("in-process, 1 thread", count, seconds, cpu, 0.0, 0.0, os.cpu_count() or 1)
+
+
+def messages_celery_run(tmp: Path, master: CsvMasterData, copies: int, workers: int, broker: redis.Redis) -> Run:
+    run = tmp / f"messages-celery-{workers}"
+    run.mkdir()
+    count = copy_inbox(run / "inbox", copies)
+    broker.flushdb()
+    with fresh_database() as store_url, Store.open(store_url) as store:
+        config = run / "orderbot.yaml"
+        config.write_text(
+            f"data_dir: {run}\nmaster_data: {{path: {MASTER}}}\ntoday: {TODAY}\n"
+            'store: {url: {"$env": BENCH_STORE_URL}}\nexecutor: celery\n'
+            'celery: {broker_url: {"$env": BENCH_BROKER_URL}, heartbeat_seconds: 5}\n',
+            encoding="utf-8",
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERBOT_")} | {
+            "BENCH_STORE_URL": store_url, "BENCH_BROKER_URL": REDIS_URL}
+        logs = [(run / f"worker-{n}.log").open("wb") for n in range(workers)]
+        procs = [subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "--config", str(config), "--queues", "messages"],
+                                  stdout=log, stderr=log, env=env) for log in logs]
+        try:
+            wait_ready(run, procs)
+            settings = Settings(executor="celery", celery={"broker_url": REDIS_URL}, store={"url": store_url})
+            daemon = Pipeline(store=store, master=master, sources=[FolderSource("inbox", run / "inbox")], today=TODAY,
+                              send_message=celery_message_sender(make_app(settings)))
+            cpu0, broker0 = busy_cpu_seconds(), redis_cpu_seconds(broker)
+            started = time.perf_counter()
+            summary = daemon.receive()
+            if summary.dispatched != count:
+                raise SystemExit(f"the daemon side sent {summary.dispatched} of {count}: {summary.errors[:3]}")
+            while store.message_counts()[MessageStatus.RECEIVED]:
+                if time.perf_counter() - started > 1800 or any(p.poll() is not None for p in procs):
+                    raise SystemExit(f"{workers} workers did not decide all messages: see {run}")
+                time.sleep(0.1)
+            seconds = time.perf_counter() - started
+            cpu, broker_cpu = busy_cpu_seconds() - cpu0, redis_cpu_seconds(broker) - broker0
+        finally:
+            stop(procs, logs)
+    return Run(f"celery, {workers} worker(s)", count, seconds, cpu, 0.0, broker_cpu, os.cpu_count() or 1)
+
+
+def wait_ready(run: Path, procs: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + 120
+    while sum("ready." in (run / f"worker-{n}.log").read_text(errors="replace") for n in range(len(procs))) < len(procs):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            raise SystemExit(f"workers did not start: see {run}")
+        time.sleep(0.2)
+
+
+def stop(procs: list[subprocess.Popen], logs: list) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    for log in logs:
+        log.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=40)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--copies", type=int, default=6, help="copies of the demo inbox for the message runs (0: none)")
     args = parser.parse_args()
     master = CsvMasterData.load(MASTER)
     broker = redis.Redis.from_url(REDIS_URL)
@@ -212,6 +302,24 @@ def main() -> None:
           f"about {PEAK * ours / 3600:.1f} busy cores; by throughput {machines} machines like this one with "
           f"{best_workers} workers each ({machines * best_workers} workers, {machines * best.per_hour:.0f} orders/h), "
           "if the portal takes that many sessions")
+    if args.copies:
+        message_runs(master, broker, args.copies, args.workers)
+
+
+def message_runs(master: CsvMasterData, broker: redis.Redis, copies: int, worker_counts: list[int]) -> None:
+    print("\nmessages, intake to decision:", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = messages_inprocess_run(Path(tmp), master, copies)
+        print(base.line(base.per_hour, "messages"), flush=True)
+        runs = []
+        for workers in worker_counts:
+            runs.append(messages_celery_run(Path(tmp), master, copies, workers, broker))
+            print(runs[-1].line(runs[0].per_hour, "messages"), flush=True)
+    best = max(runs, key=lambda r: r.per_hour)
+    cpu = min(r.cpu / r.orders for r in runs)
+    print(f"{base.orders} messages per run. Ratios: celery runs to 1 worker. Best: {best.label}, "
+          f"{best.per_hour:.0f} messages/h ({best.per_hour / base.per_hour:.2f}x the in-process intake thread); "
+          f"{cpu:.2f} CPU s per message, {PEAK * cpu / 3600:.1f} busy cores for {PEAK} messages/h")
 
 if __name__ == "__main__":
     main()
