@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from bot.config import FolderSourceSettings, OAuth2Auth, Settings
@@ -95,23 +96,9 @@ def build_pipeline(settings: Settings, *, today: date) -> Pipeline:
     templates = build_templates(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(settings.store_url)
-    outgoing = build_mail_queue(settings, store, master)
     keying = build_keying(settings)
-    return Pipeline(
-        store=store,
-        master=master,
-        sources=build_sources(settings, store=store),
-        today=today,
-        portal=keying[0] if keying else None,
-        keying=keying[1] if keying else KeyingPolicy(),
-        mailer=outgoing.transport,
-        ack_sender=settings.outbox.sender,
-        outgoing=outgoing,
-        max_message_bytes=settings.max_message_bytes,
-        lease_seconds=settings.schedule.lease_seconds,
-        templates=templates,
-        rule_settings=load_rule_settings(settings.rules.path),
-    )
+    return _assemble(settings, store, master, templates, today=today, sources=build_sources(settings, store=store),
+                     outgoing=build_mail_queue(settings, store, master), keying=keying)
 
 
 def build_worker_pipeline(settings: Settings, store: Store, master: MasterData, templates: TemplateSet, *,
@@ -119,12 +106,20 @@ def build_worker_pipeline(settings: Settings, store: Store, master: MasterData, 
     """One ``orderbot worker`` thread's pipeline: it decides recorded messages
     and acknowledges the orders its thread keyed; the daemon keeps the sources
     and the portal sessions live in the worker's runtime."""
-    outgoing = build_mail_queue(settings, store, master, holder=holder)
+    return _assemble(settings, store, master, templates, today=today, sources=(),
+                     outgoing=build_mail_queue(settings, store, master, holder=holder), keying=None, holder=holder)
+
+
+def _assemble(settings: Settings, store: Store, master: MasterData, templates: TemplateSet, *, today: date,
+              sources: Sequence[MailSource], outgoing: MailQueue, keying: tuple[PortalFactory, KeyingPolicy] | None,
+              holder: str | None = None) -> Pipeline:
     return Pipeline(
         store=store,
         master=master,
-        sources=(),
+        sources=sources,
         today=today,
+        portal=keying[0] if keying else None,
+        keying=keying[1] if keying else KeyingPolicy(),
         mailer=outgoing.transport,
         ack_sender=settings.outbox.sender,
         outgoing=outgoing,
