@@ -38,9 +38,12 @@ of the store leases ``portal-session:0`` .. ``N-1`` (renewed with the
 heartbeat), across all workers. A task that finds no free slot goes back to
 the queue for a few seconds.
 
-Urgent orders go to ``orderbot.keying.urgent``; workers read it first, then
-``orderbot.messages``, then ``orderbot.keying`` (Redis: ``queue_order_strategy:
-priority``); ``orderbot worker --queues`` gives a worker one kind of work only.
+Urgent orders go first. With Redis they go to ``orderbot.keying.urgent``, and
+workers read it first, then ``orderbot.messages``, then ``orderbot.keying``
+(``queue_order_strategy: priority``). RabbitMQ serves a worker's queues side
+by side, so there ``orderbot.keying`` is a priority queue (``x-max-priority``)
+and an urgent order is sent to it with a higher priority. ``orderbot worker
+--queues`` gives a worker one kind of work only.
 
 Each worker thread decides messages with its own ``Pipeline`` (the credit
 and quantity-history snapshots of ``Pipeline`` are per thread, read afresh
@@ -55,7 +58,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot import holders
@@ -81,6 +84,13 @@ KEY_ORDER = "orderbot.key_order"
 PROCESS_MESSAGE = "orderbot.process_message"
 SLOT_PREFIX = "portal-session:"
 BEATS_TO_DEATH = 3
+URGENT_PRIORITY = 9  # RabbitMQ: the keying queue's top priority
+WORKER_LEASE_KEPT = timedelta(days=1)
+PRUNE_EVERY_SECONDS = 3600.0
+
+
+def uses_redis(broker_url: str) -> bool:
+    return broker_url.split("://", 1)[0].lower() in ("redis", "rediss", "redis+socket")
 
 
 def message_lease(ledger_id: int) -> str:
@@ -106,7 +116,7 @@ class Liveness:
             return True
         if self.store.lease_expiry(worker_lease(attempt.holder)) is not None:
             return False  # a live worker: its heartbeat says so
-        return attempt.started_at <= datetime.now(UTC) - stale_after
+        return attempt.started_at <= self.store.now() - stale_after
 
 
 def make_app(settings: Settings) -> Celery:
@@ -116,13 +126,19 @@ def make_app(settings: Settings) -> Celery:
     from kombu import Exchange, Queue
 
     assert settings.celery.broker_url is not None  # Settings refuses executor: celery without it
-    app = Celery("orderbot", broker=settings.celery.broker_url.get_secret_value(), set_as_current=False)
+    url = settings.celery.broker_url.get_secret_value()
+    app = Celery("orderbot", broker=url, set_as_current=False)
+    priority = None if uses_redis(url) else {"x-max-priority": URGENT_PRIORITY}
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_ignore_result=True,
         task_default_queue=QUEUE,
-        task_queues=tuple(Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES),
+        task_queues=tuple(
+            Queue(name, Exchange(name, type="direct"), routing_key=name,
+                  queue_arguments=priority if name == QUEUE else None)
+            for name in QUEUES
+        ),
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
@@ -151,16 +167,23 @@ class Dispatcher:
     send_message: Callable[[int], None] | None = None  # (ledger id)
     redispatch_seconds: float = 300.0
     stale_after_seconds: float = 120.0
+    intake_grace_seconds: float = 30.0  # a message this new is intake's to send
     _sent: dict[int, float] = field(default_factory=dict)
     _sent_messages: dict[int, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pruned_at: float | None = None
 
     def send_new_message(self, ledger_id: int) -> None:
         """Intake's hook (``Pipeline.send_message``): raises if the broker is down."""
         assert self.send_message is not None
-        self.send_message(ledger_id)
-        with self._lock:
+        with self._lock:  # first, so the keying job's scan does not send it too
             self._sent_messages[ledger_id] = time.monotonic()
+        try:
+            self.send_message(ledger_id)
+        except BaseException:
+            with self._lock:
+                self._sent_messages.pop(ledger_id, None)
+            raise
 
     def dispatch(self) -> RunSummary:
         summary = RunSummary()
@@ -168,6 +191,13 @@ class Dispatcher:
         with self._lock:
             self._sent = {k: t for k, t in self._sent.items() if now - t < self.redispatch_seconds}
             self._sent_messages = {k: t for k, t in self._sent_messages.items() if now - t < self.redispatch_seconds}
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            self._pruned_at = now
+            # A day after a worker's heartbeat stopped its lease is no evidence worth keeping:
+            # what it left is settled by age then (Liveness.settle_now, MailQueue._interrupted).
+            gone = self.store.prune_lapsed_leases("worker:", WORKER_LEASE_KEPT)
+            if gone:
+                log.info("forgot %d worker(s) silent for a day: %s", len(gone), ", ".join(gone))
         if self.send_message is not None and not self._dispatch_messages(summary, now):
             return summary
         liveness = Liveness(self.store)
@@ -200,6 +230,8 @@ class Dispatcher:
             with self._lock:
                 if entry.id in self._sent_messages:
                     continue
+            if entry.received_at > clock - timedelta(seconds=self.intake_grace_seconds):
+                continue  # just recorded: intake is about to send it
             expiry = self.store.lease_expiry(message_lease(entry.id))
             if expiry is not None and expiry > clock:
                 continue  # a live worker is deciding it
@@ -217,8 +249,16 @@ class Dispatcher:
 
 
 def celery_sender(app: Celery) -> Callable[[str, int], None]:
+    """Sends an order to ``queue`` (``URGENT_QUEUE`` or ``QUEUE``); on RabbitMQ an
+    urgent one goes to ``QUEUE`` with ``URGENT_PRIORITY``."""
+    redis = uses_redis(str(app.conf.broker_url))
+
     def send(queue: str, order_id: int) -> None:
-        app.send_task(KEY_ORDER, args=[order_id], queue=queue, exchange=queue, routing_key=queue)
+        if redis:
+            app.send_task(KEY_ORDER, args=[order_id], queue=queue, exchange=queue, routing_key=queue)
+            return
+        app.send_task(KEY_ORDER, args=[order_id], queue=QUEUE, exchange=QUEUE, routing_key=QUEUE,
+                      priority=URGENT_PRIORITY if queue == URGENT_QUEUE else 0)
 
     return send
 
@@ -297,12 +337,16 @@ class WorkerRuntime:
         if self._beat is not None:
             self._beat.join()
         with self._lock:
-            sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            try:
-                session.portal.close()
-            except Exception:
-                log.warning("closing a portal session failed", exc_info=True)
+            sessions, self._sessions = dict(self._sessions), {}
+        here = threading.get_ident()
+        for ident, session in sessions.items():
+            # Playwright's sync API only works in the thread that started it: a session
+            # of a pool thread (gone by now) ends with this process's browser driver.
+            if ident == here:
+                try:
+                    session.portal.close()
+                except Exception:
+                    log.warning("closing a portal session failed", exc_info=True)
             if session.slot is not None:
                 self.store.release_lease(session.slot, self.holder)
         self.store.release_lease(worker_lease(self.holder), self.holder)

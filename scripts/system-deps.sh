@@ -15,8 +15,9 @@ if [ "$what" = test ]; then
   command -v pg_ctlcluster >/dev/null || need+=(postgresql)
   [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
   command -v openssl >/dev/null || need+=(openssl)
-  # The broker of the Celery tests (executor: celery).
+  # The brokers of the Celery tests (executor: celery).
   command -v redis-server >/dev/null || need+=(redis-server)
+  [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -43,5 +44,14 @@ if [ "$what" = test ]; then
     mkdir -p /var/lib/redis /var/log/redis
     redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
       --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+  fi
+  # RabbitMQ on 127.0.0.1:5672 (guest/guest) for the same tests on AMQP.
+  if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+    echo "starting RabbitMQ on 127.0.0.1:5672"
+    rabbitmq-server -detached || true
+    for _ in $(seq 1 60); do
+      (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break
+      sleep 1
+    done
   fi
 fi

@@ -1,9 +1,10 @@
 """``executor: celery`` for real: a daemon reads a folder of order emails,
-records each one and sends it over the machine's Redis to two ``orderbot
-worker`` processes, which decide the messages, key the orders into the demo
-portal from a shared PostgreSQL store and acknowledge them over SMTP
-(aiosmtpd). One worker is killed with SIGKILL mid-keying. Exactly once is
-checked in the portal's own test API and in the SMTP server's record."""
+records each one and sends it over the machine's Redis or RabbitMQ to two
+``orderbot worker`` processes (one on the solo pool, one with two threads),
+which decide the messages, key the orders into the demo portal from a shared
+PostgreSQL store and acknowledge them over SMTP (aiosmtpd). One worker is
+killed with SIGKILL mid-keying. Exactly once is checked in the portal's own
+test API and in the SMTP server's record."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.config import Settings
+from bot.distributed import QUEUE, QUEUES, URGENT_QUEUE, celery_sender, make_app
 from bot.model import MessageStatus, OrderState
 from bot.store import KeyingOutcome, MailKind, MailStatus, Store
 from demo.portal.process import portal_process
@@ -34,24 +37,38 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("ORDERBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+AMQP_URL = os.environ.get("ORDERBOT_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 PASSWORD = "celery-test-portal-pw"
 MESSAGES = 120  # about 105 clean orders: every tenth goes to review, every fiftieth is no email
 DEADLINE = 600.0
 
 
-@pytest.fixture
-def redis_url() -> str:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
+@pytest.fixture(params=["redis", "amqp"])
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """The machine's Redis (this test's own database number) or RabbitMQ, with
+    orderbot's queues emptied: tasks of an earlier run go."""
+    url = REDIS_URL if request.param == "redis" else AMQP_URL
     try:
-        client.ping()
-    except redis.ConnectionError as exc:
+        clear_queues(url)
+    except Exception as exc:  # noqa: BLE001 - unreachable: fail in CI, skip elsewhere
         if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL} is unreachable: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {exc}")
-    client.flushdb()  # this test's own database number: queues of an earlier run go
-    return REDIS_URL
+            pytest.fail(f"broker {request.param} at {url} is unreachable: {exc}")
+        pytest.skip(f"broker {request.param} at {url} is unreachable: {exc}")
+    return url
+
+
+def clear_queues(url: str) -> None:
+    if url.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=5).flushdb()
+        return
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=5) as conn:
+        channel = conn.channel()
+        for name in QUEUES:
+            channel.queue_delete(name)  # also drops a declaration made with other arguments
 
 
 def _config(tmp_path: Path, portal_url: str, smtp_port: int) -> Path:
@@ -94,19 +111,22 @@ class Process:
             return self.process.wait()
 
 
-def test_two_workers_decide_key_and_acknowledge_exactly_once_though_one_is_killed(tmp_path: Path, master, redis_url: str):
+def test_two_workers_decide_key_and_acknowledge_exactly_once_though_one_is_killed(tmp_path: Path, master, broker_url: str):
     incoming = _write_inbox(tmp_path / "inbox", master, random.Random(20261202), MESSAGES)
     clean = _verdicts(tmp_path / "inbox", incoming, master)
     assert len(clean) >= 100, len(clean)
     smtp = Recorder()
     with contextmanager(_fresh_postgres_database)() as store_url, Store.open(store_url) as store, smtp_server(smtp) as smtp_port:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERBOT_")} | {
-            "TEST_STORE_URL": store_url, "TEST_PORTAL_PW": PASSWORD, "TEST_BROKER_URL": redis_url}
+            "TEST_STORE_URL": store_url, "TEST_PORTAL_PW": PASSWORD, "TEST_BROKER_URL": broker_url}
         processes: list[Process] = []
         with portal_process(tmp_path / "portal.db", PASSWORD, "--test-api") as url:
             config = str(_config(tmp_path, url, smtp_port))
             try:
-                workers = [Process(tmp_path, f"worker-{n}", "worker", "--config", config, env=env) for n in (1, 2)]
+                # One worker on the solo pool, one on threads with 2 sessions: with the cap of 2
+                # sessions across workers, the second one's second thread waits for a slot.
+                workers = [Process(tmp_path, f"worker-{n}", "worker", "--config", config, "--concurrency", str(n), env=env)
+                           for n in (1, 2)]
                 processes += workers
                 processes.append(Process(tmp_path, "daemon", "run", "--config", config, env=env))
                 victim = workers[0]
@@ -189,3 +209,35 @@ def _kill_mid_keying(store: Store, victim: Process, processes: list[Process]):
 
 def _logs(processes: list[Process]) -> str:
     return "\n".join(f"--- {p.log.name}\n{p.text()[-3000:]}" for p in processes)
+
+
+def test_urgent_orders_are_taken_first(broker_url: str):
+    """Given five orders waiting on the broker, when an urgent one is sent after
+    them, then a consumer reading the queues as a worker does (prefetch 1, the
+    worker's queue order) takes the urgent one first: on Redis from its own
+    queue, on RabbitMQ by its priority in the keying queue."""
+    from kombu import Consumer
+
+    settings = Settings(executor="celery", celery={"broker_url": broker_url},
+                        store={"url": "postgresql+psycopg://orderbot@127.0.0.1/orderbot"})
+    app = make_app(settings)
+    with app.connection_for_write() as conn:
+        for queue in app.conf.task_queues:
+            queue(conn.default_channel).declare()
+    send = celery_sender(app)
+    for order_id in range(5):
+        send(QUEUE, order_id)
+    send(URGENT_QUEUE, 99)
+    taken: list[int] = []
+
+    def on_message(body, message) -> None:
+        taken.append(body[0][0])  # Celery's message protocol 2: (args, kwargs, embed)
+        message.ack()
+
+    with app.connection_for_read() as conn:
+        queues = [q for name in QUEUES for q in app.conf.task_queues if q.name == name]
+        with Consumer(conn, queues=queues, callbacks=[on_message], prefetch_count=1):
+            deadline = time.monotonic() + 30
+            while len(taken) < 6 and time.monotonic() < deadline:
+                conn.drain_events(timeout=5)
+    assert taken[0] == 99 and sorted(taken[1:]) == [0, 1, 2, 3, 4], taken

@@ -147,13 +147,17 @@ def _pipelines(store: Store, master, inbox, outbox=None):
     return daemon, build
 
 
-def test_intake_records_and_sends_a_message_and_settles_it_once_a_worker_decided(store, master, tmp_path):
+def _one_message(tmp_path, po: str):
     from tests.test_pipeline import body_order
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    (inbox / "a.eml").write_bytes(body_order("PO-M1"))
-    daemon, build = _pipelines(store, master, inbox)
+    (inbox / f"{po}.eml").write_bytes(body_order(po))
+    return inbox
+
+
+def test_intake_records_and_sends_a_message_and_settles_it_once_a_worker_decided(store, master, tmp_path):
+    daemon, build = _pipelines(store, master, _one_message(tmp_path, "PO-M1"))
     sent: list[int] = []
     daemon.send_message = sent.append
 
@@ -174,17 +178,15 @@ def test_intake_records_and_sends_a_message_and_settles_it_once_a_worker_decided
 
 
 def test_a_message_a_live_worker_decides_is_left_to_it_and_sent_again_once_it_died(store, master, tmp_path):
-    from tests.test_pipeline import body_order
-
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    (inbox / "b.eml").write_bytes(body_order("PO-M2"))
-    daemon, build = _pipelines(store, master, inbox)
+    daemon, build = _pipelines(store, master, _one_message(tmp_path, "PO-M2"))
     resent: list[int] = []
     daemon.send_message = lambda ledger_id: None  # the first send, lost with the worker that took it
     daemon.receive()
     (entry,) = store.messages()
-    dispatcher = Dispatcher(store, lambda q, o: None, resent.append, redispatch_seconds=300)
+    dispatcher = Dispatcher(store, lambda q, o: None, resent.append, redispatch_seconds=300, intake_grace_seconds=30)
+    dispatcher.dispatch()
+    assert resent == []  # just recorded: intake sends it (here, it did)
+    dispatcher.intake_grace_seconds = 0
 
     assert store.acquire_lease(message_lease(entry.id), ELSEWHERE, 60)  # a live worker is at it
     dispatcher.dispatch()
@@ -237,3 +239,16 @@ def test_the_daemons_delivery_leaves_a_live_workers_send_alone(store, master, tm
     report = daemon.outgoing.deliver()
     assert [m.id for m in report.uncertain] == [mails[1].id]
     assert store.outgoing_mail(mails[0].id).status is MailStatus.SENDING
+
+
+def test_a_worker_silent_for_a_day_is_forgotten_and_what_it_left_is_still_settled(store, master):
+    order_id = ready(store, "D-13")
+    store.begin_keying(order_id, holder=ELSEWHERE)
+    assert store.acquire_lease(worker_lease(ELSEWHERE), ELSEWHERE, 0.001)
+    assert store.acquire_lease(worker_lease("here:3:0c0c0c0c"), "here:3:0c0c0c0c", 60)  # alive
+    assert store.prune_lapsed_leases("worker:", timedelta(days=1)) == []  # lapsed, but not for a day yet
+    assert store.prune_lapsed_leases("worker:", timedelta(0)) == [worker_lease(ELSEWHERE)]
+    assert store.lease_expiry(worker_lease("here:3:0c0c0c0c")) is not None
+    sent: list[tuple[str, int]] = []
+    Dispatcher(store, lambda q, o: sent.append((q, o)), stale_after_seconds=0).dispatch()
+    assert sent == [(QUEUE, order_id)]  # no heartbeat to go by: its attempt is settled by age

@@ -1062,6 +1062,18 @@ def test_leases_of_dead_holders_are_released_and_no_others(store: Store):
     assert store.release_dead_leases(lambda holder: holder.endswith(":dead")) == []
 
 
+def test_long_lapsed_leases_of_a_prefix_are_pruned_and_no_others(store: Store, clock: FakeClock):
+    store.acquire_lease("worker:gone", "gone", 10)
+    store.acquire_lease("worker:alive", "alive", 10)
+    store.acquire_lease("work_x:lookalike", "gone", 10)  # "_" is no wildcard here
+    store.acquire_lease("job:keying", "gone", 10)
+    clock.advance(3600)
+    store.acquire_lease("worker:alive", "alive", 10)
+    assert store.prune_lapsed_leases("worker:", timedelta(minutes=30)) == ["worker:gone"]
+    assert store.lease_expiry("worker:gone") is None
+    assert all(store.lease_expiry(n) is not None for n in ("worker:alive", "work_x:lookalike", "job:keying"))
+
+
 def test_two_stores_compete_for_one_lease(store_url: str, clock: FakeClock):
     """
     Given two store objects on one database

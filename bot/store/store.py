@@ -571,6 +571,18 @@ class Store(KeyingRecords, ReportRecords):
                     released.append(name)
         return released
 
+    def prune_lapsed_leases(self, prefix: str, lapsed_for: timedelta) -> list[str]:
+        """Delete the leases named ``prefix``... that expired more than
+        ``lapsed_for`` ago (the heartbeats of workers long gone); their names."""
+        before = self._now() - lapsed_for
+        with self._writing() as conn:
+            names = conn.execute(
+                select(leases.c.name).where(leases.c.name.startswith(prefix, autoescape=True), leases.c.expires_at < before)
+            ).scalars().all()
+            if names:
+                conn.execute(delete(leases).where(leases.c.name.in_(names), leases.c.expires_at < before))
+        return list(names)
+
     def release_lease(self, name: str, holder: str) -> bool:
         """Give the lease up; False if ``holder`` did not hold it."""
         with self._writing() as conn:
