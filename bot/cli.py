@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot import failpoints
 from bot.config import Settings, load_settings, masked
 from bot.errors import OrderbotError, PermanentError
 from bot.extraction_json import dumps, extraction_to_json
@@ -65,6 +66,7 @@ def _today(value: str | None, settings: Settings | None = None) -> date:
 
 def _settings(path: Path | None) -> Settings:
     try:
+        failpoints.active()  # a malformed $ORDERBOT_FAILPOINTS stops every command here, not mid-run
         return load_settings(path)
     except OrderbotError as exc:
         raise _fail(exc) from exc

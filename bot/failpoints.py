@@ -45,27 +45,36 @@ def parse(spec: str) -> dict[str, int]:
     return armed
 
 
-_armed = parse(os.environ.get(ENV, ""))
+_armed: dict[str, int] | None = None  # read from the environment on first use
 _hits: dict[str, int] = {}
 _lock = threading.Lock()
 
 
+def _load() -> dict[str, int]:
+    global _armed
+    if _armed is None:
+        _armed = parse(os.environ.get(ENV, ""))
+    return _armed
+
+
 def reach(name: str) -> None:
     """Mark that the process reached failpoint ``name``; dies here if armed for this hit."""
-    if not _armed:
+    armed = _load()
+    if not armed:
         return
     assert name in POINTS, name
     with _lock:
         _hits[name] = _hits.get(name, 0) + 1
-        if _hits[name] != _armed.get(name):
+        if _hits[name] != armed.get(name):
             return
     os.write(2, f"failpoint {name}: SIGKILL at hit {_hits[name]}\n".encode())
     os.kill(os.getpid(), signal.SIGKILL)
 
 
 def active() -> dict[str, int]:
-    """The armed failpoints (for a warning at start-up)."""
-    return dict(_armed)
+    """The armed failpoints (for a warning at start-up); a malformed
+    ``ORDERBOT_FAILPOINTS`` is a ``ConfigError`` here, at the first call."""
+    return dict(_load())
 
 
 __all__ = ["ENV", "POINTS", "active", "parse", "reach"]

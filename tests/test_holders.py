@@ -55,3 +55,12 @@ def test_an_armed_failpoint_kills_the_process_at_its_hit(tmp_path):
     assert run.returncode == -9
     assert run.stdout.split() == ["0", "1", "2"]
     assert "failpoint intake.after_commit: SIGKILL at hit 3" in run.stderr
+
+
+def test_a_malformed_failpoint_setting_stops_a_command_with_a_clear_message(tmp_path):
+    env = {**os.environ, failpoints.ENV: "keying.after_lunch=1"}
+    run = subprocess.run([sys.executable, "-m", "bot.cli", "config", "check"], capture_output=True, text=True,
+                         env=env, timeout=120, check=False, cwd=tmp_path)
+    assert run.returncode != 0
+    assert "ORDERBOT_FAILPOINTS: unknown failpoint 'keying.after_lunch'" in run.stderr + run.stdout
+    assert "Traceback" not in run.stderr
