@@ -344,9 +344,14 @@ class Keyer:
             self.on_keyed(keyed)
 
     def _retry(self, attempt: KeyingAttempt, why: str, report: KeyingReport) -> None:
-        if attempt.attempt >= self.policy.max_attempts:
+        # Attempts count from the last time keying gave up: a person who sent the
+        # order back (review, approve) gives it a fresh round.
+        gave_up = [a.attempt for a in self.store.keying_attempts(attempt.order_id)
+                   if a.outcome is KeyingOutcome.FAILED and a.attempt < attempt.attempt]
+        tries = attempt.attempt - max(gave_up, default=0)
+        if tries >= self.policy.max_attempts:
             self._finish(attempt, KeyingOutcome.FAILED, OrderState.FAILED, report,
-                         f"gave up after {attempt.attempt} attempts: {why}", error=why)
+                         f"gave up after {tries} attempts: {why}", error=why)
             report.failed += 1
             return
         pause = self.policy.delay(attempt.attempt)

@@ -50,6 +50,7 @@ class ReasonCode(enum.StrEnum):
     UNREAD_LINE = "unread_line"  # the text names one of our products on a line no order line came from
     PORTAL_REJECTED = "portal_rejected"  # the portal refused the order when it was keyed
     PORTAL_MISMATCH = "portal_mismatch"  # the order read back from the portal differs from what was typed
+    KEYING_GAVE_UP = "keying_gave_up"  # keying failed every attempt; a person sent the order back to review
 
 
 class OrderState(enum.StrEnum):

@@ -91,6 +91,23 @@ def test_an_order_that_keeps_failing_fails_with_the_last_error(store, master):
     assert not state.orders
 
 
+def test_an_order_sent_back_after_keying_gave_up_gets_a_fresh_round_of_attempts(store, master):
+    order_id = ready(store, "PO-AGAIN")
+    state = PortalState(before_save=10)
+    for _ in range(2):
+        keyer(store, master, state, max_attempts=2).run()
+    assert store.get_order(order_id).state is OrderState.FAILED
+    store.transition(order_id, OrderState.NEEDS_REVIEW, actor="handler:hana", reason="sent back")
+    store.transition(order_id, OrderState.READY, actor="handler:hana", reason="approved")
+    keyer(store, master, state, max_attempts=2).run()
+    assert store.get_order(order_id).state is OrderState.READY  # attempt 3, but the first of its round
+    keyer(store, master, state, max_attempts=2).run()
+    assert store.get_order(order_id).state is OrderState.FAILED
+    assert [a.outcome for a in store.keying_attempts(order_id)] == [
+        KeyingOutcome.RETRY, KeyingOutcome.FAILED, KeyingOutcome.RETRY, KeyingOutcome.FAILED]
+    assert "gave up after 2 attempts" in (store.events(entity_id=order_id)[-1].reason or "")
+
+
 def test_portal_refusal_goes_to_review_with_the_portals_words(store, master):
     order_id = ready(store, "PO-BAD")
     state = PortalState(rejects={"PO-BAD"})

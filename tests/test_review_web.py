@@ -564,3 +564,37 @@ def test_guessing_a_password_is_stopped_after_five_failures(browser, bench):
     assert "Too many failed logins" in page.inner_text(".error")
     assert len(Audit(bench.db).entries(action="login_failed")) == 6
     login(page, bench, "hana")  # another name is not affected
+
+
+def test_an_order_keying_gave_up_on_is_sent_back_to_review(browser, bench, master):
+    """
+    Given a clean order that keying gave up on (the portal failed every attempt)
+    When a handler sees it under "Keying gave up" and sends it back to review
+    Then it waits in the review queue with the reason keying_gave_up and the
+         portal's last error, the handler as actor, and the audit says so
+    """
+    from tests.portal_double import PortalState
+    from tests.test_keying import keyer
+
+    order_id = bench.orders[SPREADSHEET]
+    keyer(bench.store, master, PortalState(before_save=5), max_attempts=1).run()
+    assert bench.store.get_order(order_id).state is OrderState.FAILED
+    page = new_page(browser, bench)
+    login(page, bench)
+    row = page.locator(f'#failed tr[data-order="{order_id}"]')
+    assert "HTTP 500 before save" in row.inner_text() and page.locator("#failed tbody tr").count() == 1
+    row.locator("button").click()
+    page.wait_for_url(f"{bench.url}/")
+    assert page.locator("#failed").count() == 0
+    assert "keying_gave_up" in page.inner_text(f'#queue tr[data-href="/orders/{order_id}"]')
+    stored = bench.store.get_order(order_id)
+    assert stored.state is OrderState.NEEDS_REVIEW
+    (reason,) = [r for r in stored.order.reasons if r.code is ReasonCode.KEYING_GAVE_UP]
+    assert "HTTP 500 before save" in reason.message
+    last = bench.store.events(Entity.ORDER, order_id)[-1]
+    assert (last.actor, last.from_state, last.to_state) == ("handler:hana", OrderState.FAILED, OrderState.NEEDS_REVIEW)
+    assert Audit(bench.db).entries(order_id)[-1].action == "reopen"
+    # Sent back twice (a second tab, a double click): the second is refused, nothing changes.
+    token = csrf(page)
+    again = page.request.post(f"{bench.url}/orders/{order_id}/reopen", form={"csrf": token})
+    assert again.status == 409 and "only an order keying gave up on" in again.text()

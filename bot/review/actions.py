@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.errors import OrderbotError
-from bot.model import OrderState, ReasonCode
+from bot.model import OrderState, Reason, ReasonCode
 from bot.outgoing import MailQueue
 from bot.review.audit import Audit
 from bot.review.auth import User
 from bot.review.corrections import Change, Corrections, apply_edits, text
 from bot.review.locks import Locks
-from bot.store import OutgoingMail, Store, StoredOrder
+from bot.store import KeyingOutcome, OutgoingMail, Store, StoredOrder
 from connectors.masterdata import MasterData
 
 REQUEST_CODES = frozenset({ReasonCode.CHANGE_REQUEST, ReasonCode.CANCELLATION_REQUEST})
@@ -53,15 +53,19 @@ class Workbench:
 
     def hold(self, user: User, order_id: int) -> StoredOrder:
         """The order, in review and locked to ``user`` (taken or renewed now)."""
+        stored = self._in_state(order_id, OrderState.NEEDS_REVIEW, "not in review any more")
+        lock = self.locks.acquire(order_id, user.name)
+        if lock.holder != user.name:
+            raise Refused(f"order {order_id} is locked by {lock.holder}", 403)
+        return stored
+
+    def _in_state(self, order_id: int, state: OrderState, otherwise: str) -> StoredOrder:
         try:
             stored = self.store.get_order(order_id)
         except KeyError:
             raise Refused(f"there is no order {order_id}", 404) from None
-        if stored.state is not OrderState.NEEDS_REVIEW:
-            raise Refused(f"order {order_id} is {stored.state}, not in review any more")
-        lock = self.locks.acquire(order_id, user.name)
-        if lock.holder != user.name:
-            raise Refused(f"order {order_id} is locked by {lock.holder}", 403)
+        if stored.state is not state:
+            raise Refused(f"order {order_id} is {stored.state}, {otherwise}")
         return stored
 
     def _done(self, user: User, stored: StoredOrder) -> None:
@@ -97,6 +101,18 @@ class Workbench:
         )
         self.audit.record(user.name, "approve", order_id, field="state", before=stored.state, after=moved.state)
         self._done(user, stored)
+        return moved
+
+    def reopen(self, user: User, order_id: int) -> StoredOrder:
+        """Send an order keying gave up on back to review, with the reason on it;
+        approving it then gives keying a fresh round of attempts."""
+        stored = self._in_state(order_id, OrderState.FAILED, "and only an order keying gave up on is sent back")
+        last = next((a for a in reversed(self.store.keying_attempts(order_id)) if a.outcome is KeyingOutcome.FAILED), None)
+        why = f"keying gave up after attempt {last.attempt}: {last.error}" if last else "keying gave up"
+        order = stored.order.with_reason(Reason(ReasonCode.KEYING_GAVE_UP, why))
+        moved = self.store.transition(order_id, OrderState.NEEDS_REVIEW, actor=user.actor, reason=f"sent back to review; {why}",
+                                      expected_from=OrderState.FAILED, order=order)
+        self.audit.record(user.name, "reopen", order_id, field="state", before=stored.state, after=moved.state)
         return moved
 
     def reject(self, user: User, order_id: int, reason: str, *, action: str = "reject") -> StoredOrder:

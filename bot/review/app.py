@@ -39,7 +39,7 @@ from bot.review.audit import Audit
 from bot.review.auth import Accounts, Session, csrf_ok
 from bot.review.corrections import Corrections, EditError, text
 from bot.review.locks import Locks
-from bot.review.queries import review_queue
+from bot.review.queries import failed_keying, review_queue
 from bot.review.store import Clock, ReviewDb, utc_now
 from bot.store import Store
 from connectors.masterdata import MasterData
@@ -176,8 +176,10 @@ def create_app(
             raise HTTPException(400, f"unknown reason {reason!r}")
         customer = request.query_params.get("customer") or None
         q = review_queue(store, reason=reason, customer=customer)
+        failed = failed_keying(store)
         audit.record(session.user.name, "view_queue", field="filter", after=f"reason={reason or ''} customer={customer or ''}")
-        return page(request, "queue.html", queue=q, reason=reason, customer=customer, locks=bench.locks.all_live())
+        return page(request, "queue.html", queue=q, reason=reason, customer=customer, locks=bench.locks.all_live(),
+                    failed=failed)
 
     async def detail(request: Request) -> Response:
         session = current(request)
@@ -341,6 +343,7 @@ def create_app(
         Route("/orders/{order_id:int}/apply", acting(lambda s, o, f: bench.apply_request(s.user, o, _text(f, "note"))), methods=["POST"]),
         Route("/orders/{order_id:int}/decline", acting(lambda s, o, f: bench.decline_request(s.user, o, _text(f, "reason"))), methods=["POST"]),
         Route("/orders/{order_id:int}/release", acting(release), methods=["POST"]),
+        Route("/orders/{order_id:int}/reopen", acting(lambda s, o, f: bench.reopen(s.user, o)), methods=["POST"]),
         Route("/orders/{order_id:int}/takeover", acting(takeover), methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bot.model import OrderState, ReasonCode
-from bot.store import Store, StoredOrder
+from bot.store import Entity, Store, StoredOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +16,23 @@ class Queue:
     total: int
     reason_counts: list[tuple[str, int]]  # over the whole queue, most frequent first
     customers: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class GaveUp:
+    """An order keying gave up on (``failed``), with why, for a person to send back."""
+
+    order: StoredOrder
+    why: str
+
+
+def failed_keying(store: Store) -> list[GaveUp]:
+    """Orders in ``failed``: keying tried them ``portal.max_attempts`` times."""
+    failed = []
+    for stored in store.orders(state=OrderState.FAILED):
+        events = store.events(Entity.ORDER, stored.id)
+        failed.append(GaveUp(stored, next((e.reason for e in reversed(events) if e.reason), "") or ""))
+    return failed
 
 
 def review_queue(store: Store, *, reason: str | None = None, customer: str | None = None) -> Queue:
