@@ -59,14 +59,20 @@ def make_orders(store: Store, master: CsvMasterData, count: int, lines: int) -> 
         store.save_outcome(entry.id, [(order, OrderState.READY, None)], MessageStatus.PROCESSED)
 
 
+def demo_keyer(store: Store, master: CsvMasterData, url: str, workers: int, *, trace_on_failure: bool = True) -> Keyer:
+    """The real keying stage against the demo portal at ``url``, ``workers`` browser contexts."""
+    portal = PortalSettings(recipe=RECIPE, base_url=url, username="clerk", password=PASSWORD,
+                            trace_on_failure=trace_on_failure)
+    factory, _ = build_keying(Settings(portal=portal))
+    return Keyer(store, master, factory, holder="bench", policy=KeyingPolicy(workers=workers))
+
+
 def browser_run(tmp: Path, master: CsvMasterData, count: int, lines: int, workers: int) -> float:
     run = tmp / f"browser-{workers}"
     run.mkdir()
     with Store.open(f"sqlite:///{run / 'store.db'}") as store, portal_process(run / "portal.db", PASSWORD) as url:
         make_orders(store, master, count, lines)
-        portal = PortalSettings(recipe=RECIPE, base_url=url, username="clerk", password=PASSWORD, trace_on_failure=True)
-        factory, _ = build_keying(Settings(portal=portal))
-        keyer = Keyer(store, master, factory, holder="bench", policy=KeyingPolicy(workers=workers))
+        keyer = demo_keyer(store, master, url, workers)
         started = time.perf_counter()
         report = keyer.run()
         seconds = time.perf_counter() - started

@@ -38,15 +38,13 @@ from pathlib import Path
 
 import redis
 import sqlalchemy as sa
-from keying import MASTER, PASSWORD, RECIPE, make_orders
+from keying import MASTER, PASSWORD, RECIPE, demo_keyer, make_orders
 
-from bot.config import PortalSettings, Settings
+from bot.config import Settings
 from bot.distributed import Dispatcher, celery_message_sender, celery_sender, make_app
-from bot.keying import Keyer, KeyingPolicy
 from bot.model import MessageStatus, RawMessage
 from bot.pipeline import Pipeline
 from bot.store import Store
-from bot.wiring import build_keying
 from connectors.folder import FolderSource
 from connectors.masterdata import CsvMasterData
 from demo.portal.process import portal_process
@@ -166,9 +164,7 @@ def inprocess_run(tmp: Path, master: CsvMasterData, orders: int, contexts: int) 
     run.mkdir()
     with Store.open(f"sqlite:///{run / 'store.db'}") as store, portal_process(run / "portal.db", PASSWORD) as url:
         make_orders(store, master, orders, LINES)
-        portal = PortalSettings(recipe=RECIPE, base_url=url, username="clerk", password=PASSWORD, trace_on_failure=False)
-        factory, _ = build_keying(Settings(portal=portal))
-        keyer = Keyer(store, master, factory, holder="bench", policy=KeyingPolicy(workers=contexts))
+        keyer = demo_keyer(store, master, url, contexts, trace_on_failure=False)
         pid = portal_pid(url)
         cpu0, portal0 = busy_cpu_seconds(), process_cpu_seconds(pid)
         started = time.perf_counter()

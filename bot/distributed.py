@@ -112,11 +112,9 @@ class Liveness:
         uncertain, or its holder is dead, or (a holder that is no worker, which
         sends no heartbeat) it is older than ``stale_after``. A live worker's
         attempt is never taken from it, however slow the portal."""
-        if attempt.outcome is KeyingOutcome.UNCERTAIN or self(attempt.holder):
-            return True
-        if self.store.lease_expiry(worker_lease(attempt.holder)) is not None:
-            return False  # a live worker: its heartbeat says so
-        return attempt.started_at <= self.store.now() - stale_after
+        return attempt.outcome is KeyingOutcome.UNCERTAIN or holders.abandoned(
+            self.store, attempt.holder, attempt.started_at, stale_after
+        )
 
 
 def make_app(settings: Settings) -> Celery:

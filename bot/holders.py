@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from datetime import datetime, timedelta
 from typing import Protocol
 
 _issued: set[str] = set()  # nonces this process handed out
@@ -44,6 +45,10 @@ def is_dead(holder: str) -> bool:
 class LeaseReader(Protocol):
     def lease_lapsed(self, name: str) -> bool: ...
 
+    def lease_expiry(self, name: str) -> datetime | None: ...
+
+    def now(self) -> datetime: ...
+
 
 def worker_lease(holder: str) -> str:
     """The lease an ``orderbot worker`` renews with its heartbeat while it lives."""
@@ -56,6 +61,18 @@ def holder_dead(store: LeaseReader, holder: str) -> bool:
     return is_dead(holder) or store.lease_lapsed(worker_lease(holder))
 
 
+def abandoned(store: LeaseReader, holder: str, since: datetime, stale_after: timedelta) -> bool:
+    """Whether what ``holder`` took at ``since`` (a keying attempt, a mail being
+    sent) was left behind: its holder is dead; or it is no worker (a worker
+    would renew a heartbeat) and ``since`` is older than ``stale_after``. A
+    live worker's work is never judged abandoned, however slow it is."""
+    if holder_dead(store, holder):
+        return True
+    if store.lease_expiry(worker_lease(holder)) is not None:
+        return False  # a live worker: its heartbeat says so
+    return since <= store.now() - stale_after
+
+
 def holder() -> str:
     """A new holder id of this process (recorded, so ``is_dead`` knows it is ours)."""
     nonce = uuid.uuid4().hex[:8]
@@ -63,4 +80,4 @@ def holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{nonce}"
 
 
-__all__ = ["LeaseReader", "holder", "holder_dead", "is_dead", "worker_lease"]
+__all__ = ["LeaseReader", "abandoned", "holder", "holder_dead", "is_dead", "worker_lease"]

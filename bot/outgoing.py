@@ -195,13 +195,9 @@ class MailQueue:
 
     def _interrupted(self, holder: str, claimed_at: datetime) -> bool:
         """Whether a mail ``holder`` set sending at ``claimed_at`` was left by a
-        process that stopped: it is dead; or it is no worker (which would renew
-        a heartbeat) and the claim is older than the delivery lease."""
-        if holders.holder_dead(self.store, holder):
-            return True
-        if self.store.lease_expiry(holders.worker_lease(holder)) is not None:
-            return False  # a live worker sending it now, however slow the server
-        return claimed_at <= self.store.now() - timedelta(seconds=self.lease_seconds)
+        process that stopped (a claim older than the delivery lease, unless a
+        live worker holds it)."""
+        return holders.abandoned(self.store, holder, claimed_at, timedelta(seconds=self.lease_seconds))
 
     def deliver_one(self, mail_id: int) -> DeliveryReport:
         """Send this one mail now if it is queued and due (a worker sends the

@@ -26,7 +26,8 @@ from bot.review.audit import Audit
 from bot.review.auth import User
 from bot.review.corrections import Change, Corrections, apply_edits, text
 from bot.review.locks import Locks
-from bot.store import KeyingOutcome, OutgoingMail, Store, StoredOrder
+from bot.review.queries import why_keying_gave_up
+from bot.store import OutgoingMail, Store, StoredOrder
 from connectors.masterdata import MasterData
 
 REQUEST_CODES = frozenset({ReasonCode.CHANGE_REQUEST, ReasonCode.CANCELLATION_REQUEST})
@@ -107,8 +108,7 @@ class Workbench:
         """Send an order keying gave up on back to review, with the reason on it;
         approving it then gives keying a fresh round of attempts."""
         stored = self._in_state(order_id, OrderState.FAILED, "and only an order keying gave up on is sent back")
-        last = next((a for a in reversed(self.store.keying_attempts(order_id)) if a.outcome is KeyingOutcome.FAILED), None)
-        why = f"keying gave up after attempt {last.attempt}: {last.error}" if last else "keying gave up"
+        why = why_keying_gave_up(self.store, order_id)
         order = stored.order.with_reason(Reason(ReasonCode.KEYING_GAVE_UP, why))
         moved = self.store.transition(order_id, OrderState.NEEDS_REVIEW, actor=user.actor, reason=f"sent back to review; {why}",
                                       expected_from=OrderState.FAILED, order=order)

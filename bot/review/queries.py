@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bot.model import OrderState, ReasonCode
-from bot.store import Entity, Store, StoredOrder
+from bot.store import KeyingOutcome, Store, StoredOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +28,13 @@ class GaveUp:
 
 def failed_keying(store: Store) -> list[GaveUp]:
     """Orders in ``failed``: keying tried them ``portal.max_attempts`` times."""
-    failed = []
-    for stored in store.orders(state=OrderState.FAILED):
-        events = store.events(Entity.ORDER, stored.id)
-        failed.append(GaveUp(stored, next((e.reason for e in reversed(events) if e.reason), "") or ""))
-    return failed
+    return [GaveUp(stored, why_keying_gave_up(store, stored.id)) for stored in store.orders(state=OrderState.FAILED)]
+
+
+def why_keying_gave_up(store: Store, order_id: int) -> str:
+    """The last attempt that failed for good, and the portal's error then."""
+    last = next((a for a in reversed(store.keying_attempts(order_id)) if a.outcome is KeyingOutcome.FAILED), None)
+    return f"keying gave up after attempt {last.attempt}: {last.error}" if last else "keying gave up"
 
 
 def review_queue(store: Store, *, reason: str | None = None, customer: str | None = None) -> Queue:
