@@ -40,6 +40,14 @@ def runtime(store: Store, master, state: PortalState, *, holder: str = "here:1:f
     return WorkerRuntime(store, keyer, holder=holder, portal_sessions=sessions, heartbeat_seconds=60)
 
 
+def lapse(store: Store, name: str, holder: str) -> None:
+    """``holder`` took ``name`` and stopped renewing it: by the store's clock it
+    has lapsed when this returns (a 1 ms lease can still be live a moment later)."""
+    assert store.acquire_lease(name, holder, 0.001)
+    while not store.lease_lapsed(name):
+        time.sleep(0.001)
+
+
 def test_the_dispatcher_sends_due_orders_urgent_first_and_not_twice(store):
     urgent, plain = ready(store, "D-1", urgent=True), ready(store, "D-2")
     sent: list[tuple[str, int]] = []
@@ -80,7 +88,7 @@ def test_an_attempt_is_taken_from_a_worker_only_once_its_heartbeat_lapsed(store,
     state = PortalState()
     assert runtime(store, master, state).key(order_id) == "being keyed by a live worker"
 
-    assert store.acquire_lease(worker_lease(ELSEWHERE), ELSEWHERE, 0.001)  # its heartbeat stops
+    lapse(store, worker_lease(ELSEWHERE), ELSEWHERE)  # its heartbeat stops
     assert liveness(ELSEWHERE)
     dispatcher.dispatch()
     assert sent == [(QUEUE, order_id)]
@@ -120,8 +128,8 @@ def test_a_dead_workers_slot_is_taken_and_it_stays_known_dead(store, master):
     still known dead (its lapsed heartbeat is the evidence) and its order is sent out."""
     stuck, other = ready(store, "D-8"), ready(store, "D-9")
     store.begin_keying(stuck, holder=ELSEWHERE)
-    assert store.acquire_lease(worker_lease(ELSEWHERE), ELSEWHERE, 0.001)
-    assert store.acquire_lease("portal-session:0", ELSEWHERE, 0.001)
+    lapse(store, worker_lease(ELSEWHERE), ELSEWHERE)
+    lapse(store, "portal-session:0", ELSEWHERE)
     state = PortalState()
     assert runtime(store, master, state, sessions=1).key(other) == "keyed=1"
     assert Liveness(store)(ELSEWHERE)
@@ -194,7 +202,7 @@ def test_a_message_a_live_worker_decides_is_left_to_it_and_sent_again_once_it_di
                            pipelines=build)
     assert resent == [] and worker.process(entry.id) == "being decided by another worker"
 
-    assert store.acquire_lease(message_lease(entry.id), ELSEWHERE, 0.001)  # it died: its lease lapses
+    lapse(store, message_lease(entry.id), ELSEWHERE)  # it died: its lease lapses
     dispatcher.dispatch()
     assert resent == [entry.id]
     dispatcher.dispatch()
@@ -244,7 +252,7 @@ def test_the_daemons_delivery_leaves_a_live_workers_send_alone(store, master, tm
 def test_a_worker_silent_for_a_day_is_forgotten_and_what_it_left_is_still_settled(store, master):
     order_id = ready(store, "D-13")
     store.begin_keying(order_id, holder=ELSEWHERE)
-    assert store.acquire_lease(worker_lease(ELSEWHERE), ELSEWHERE, 0.001)
+    lapse(store, worker_lease(ELSEWHERE), ELSEWHERE)
     assert store.acquire_lease(worker_lease("here:3:0c0c0c0c"), "here:3:0c0c0c0c", 60)  # alive
     assert store.prune_lapsed_leases("worker:", timedelta(days=1)) == []  # lapsed, but not for a day yet
     assert store.prune_lapsed_leases("worker:", timedelta(0)) == [worker_lease(ELSEWHERE)]
