@@ -330,6 +330,10 @@ class Settings(_Section):
     max_message_bytes: int = Field(
         25_000_000, gt=0, description="Messages larger than this are recorded and sent to review, not parsed."
     )
+    max_decide_attempts: int = Field(
+        3, ge=1, le=100,
+        description="A message whose deciding killed the process this many times is marked failed, not tried again.",
+    )
     schedule: ScheduleSettings = ScheduleSettings()
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()

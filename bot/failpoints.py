@@ -24,6 +24,7 @@ from bot.errors import ConfigError
 ENV = "ORDERBOT_FAILPOINTS"
 
 POINTS = {
+    "intake.while_deciding": "a message's deciding has begun (counted), nothing of it committed",
     "intake.after_commit": "the message's outcome is committed, the source not yet settled",
     "keying.after_begin": "the keying attempt is committed, the portal not yet touched",
     "keying.after_submit": "the portal saved the order, the store does not know yet",

@@ -107,6 +107,7 @@ class Pipeline:
         ack_sender: str = "orders@example.invalid",
         rule_settings: RuleSettings = RuleSettings(),
         max_message_bytes: int = 25_000_000,
+        max_decide_attempts: int = 3,
         holder: str | None = None,
         lease_seconds: float = 300.0,
         outgoing: MailQueue | None = None,
@@ -123,6 +124,7 @@ class Pipeline:
         self.portal = portal
         self.keying = keying
         self.max_message_bytes = max_message_bytes
+        self.max_decide_attempts = max_decide_attempts
         self._open_values: dict[str, Amounts] | None = None
         self._history: dict[tuple[str, str], list[Decimal]] | None = None
         self._senders: set[tuple[str, str]] = set()  # (customer_id, address) that sent orders
@@ -304,12 +306,32 @@ class Pipeline:
 
     def _process(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:
         try:
-            return self._decide(ledger_id, raw, summary)
+            tries = self.store.begin_deciding(ledger_id)
+            if tries == 0:
+                return self.store.message(ledger_id).status  # decided by another process already
+            if tries > self.max_decide_attempts:
+                return self._give_up(ledger_id, raw, tries - 1, summary)
+            failpoints.reach("intake.while_deciding")
+            try:
+                return self._decide(ledger_id, raw, summary)
+            except TransientError:
+                self.store.end_deciding(ledger_id)  # not this message's fault: the try does not count
+                raise
         except InvalidTransition:
             # Decided meanwhile by another process (a task delivered twice): its outcome stands.
             status = self.store.message(ledger_id).status
             log.info("message %s was decided by another process meanwhile: %s", raw.name, status)
             return status
+
+    def _give_up(self, ledger_id: int, raw: RawMessage, deaths: int, summary: RunSummary) -> MessageStatus:
+        """A message that killed the process each time it was decided (the OOM
+        killer, a crash in a native parser) is kept for a person, not tried again."""
+        reason = (f"{raw.name}: the process deciding it died {deaths} time(s) before it was decided "
+                  f"(max_decide_attempts is {self.max_decide_attempts}); not tried again")
+        self.store.set_message_status(ledger_id, MessageStatus.FAILED, reason=reason, expected_from=MessageStatus.RECEIVED)
+        summary.failed += 1
+        log.error("message %s failed: %s", raw.name, reason)
+        return MessageStatus.FAILED
 
     def _decide(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:
         size = raw.size if raw.size is not None else len(raw.data)

@@ -124,6 +124,7 @@ def _assemble(settings: Settings, store: Store, master: MasterData, templates: T
         ack_sender=settings.outbox.sender,
         outgoing=outgoing,
         max_message_bytes=settings.max_message_bytes,
+        max_decide_attempts=settings.max_decide_attempts,
         lease_seconds=settings.schedule.lease_seconds,
         templates=templates,
         rule_settings=load_rule_settings(settings.rules.path),

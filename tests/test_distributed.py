@@ -211,6 +211,28 @@ def test_a_message_a_live_worker_decides_is_left_to_it_and_sent_again_once_it_di
     assert store.message(entry.id).status is not MessageStatus.RECEIVED and len(store.orders()) == 1
 
 
+def test_a_message_three_workers_died_deciding_is_failed_by_the_fourth_and_settled(store, master, tmp_path):
+    """Given a message whose deciding killed three workers in turn (each took its lease,
+    counted its try, and died), when the dispatcher sends it to a fourth, then that
+    one fails it without parsing it, and intake settles it at the source as failed."""
+    daemon, build = _pipelines(store, master, _one_message(tmp_path, "PO-M3"))
+    daemon.send_message = lambda ledger_id: None
+    daemon.receive()
+    (entry,) = store.messages()
+    for n in range(3):
+        lapse(store, message_lease(entry.id), f"worker-{n}.example:1:0000000{n}")
+        assert store.begin_deciding(entry.id) == n + 1
+    resent: list[int] = []
+    Dispatcher(store, lambda q, o: None, resent.append, intake_grace_seconds=0).dispatch()
+    assert resent == [entry.id]
+    worker = WorkerRuntime(store, None, holder="here:1:feedf00d", portal_sessions=None, heartbeat_seconds=60,
+                           pipelines=build)
+    assert worker.process(entry.id).startswith("failed (orders=0 ")
+    failed = store.message(entry.id)
+    assert failed.status is MessageStatus.FAILED and "died 3 time(s)" in failed.reason and not store.orders()
+    assert daemon.receive().duplicates == 1  # settled at the source now that the ledger knows
+
+
 def test_the_worker_that_keys_an_order_acknowledges_it(store, master, tmp_path):
     order_id = ready(store, "D-10")
     state = PortalState()

@@ -341,3 +341,63 @@ def test_a_message_processed_again_after_a_crash_keeps_one_copy_of_each_document
 
     assert [d.name for d in store.documents(entry.id)] == ["PO-4500088888.pdf"]
     assert store.message(entry.id).status != MessageStatus.RECEIVED
+
+
+def _recorded(store: Store, inbox: Path, name: str, data: bytes) -> int:
+    from bot.identity import identify
+
+    (inbox / name).write_bytes(data)
+    identity = identify(data)
+    return store.record_message(message_id=identity.message_id, sha256=identity.sha256, dedup_key=identity.dedup_key,
+                                raw=data, origin=f"folder:{inbox / name}", name=name).id
+
+
+def test_a_message_the_process_died_deciding_three_times_is_failed_and_the_run_goes_on(store, master, inbox):
+    """Given a message three processes began to decide and died in (a poison message:
+    the OOM killer, a crash in a native parser), when the next run sees it, then it is
+    failed with a reason that says so, without being parsed again, and the order
+    behind it in the inbox is processed."""
+    poison = _recorded(store, inbox, "a-poison.eml", body_order("4500091"))
+    for _ in range(3):
+        store.begin_deciding(poison)
+    (inbox / "b-next.eml").write_bytes(body_order("4500092"))
+
+    summary = make_pipeline(store, master, inbox).run_once()
+
+    failed = store.message(poison)
+    assert failed.status is MessageStatus.FAILED and summary.failed == 1
+    assert "a-poison.eml" in failed.reason and "died 3 time(s)" in failed.reason
+    assert [o.po_number for o in store.orders()] == ["4500092"]  # none from the poison message
+
+
+def test_fewer_deaths_than_the_limit_still_decide_the_message(store, master, inbox):
+    entry = _recorded(store, inbox, "twice.eml", body_order("4500093"))
+    store.begin_deciding(entry)
+    store.begin_deciding(entry)
+
+    make_pipeline(store, master, inbox, max_decide_attempts=3).run_once()
+
+    assert store.message(entry).status is MessageStatus.PROCESSED and store.message(entry).attempts == 3
+
+
+def test_a_transient_error_while_deciding_is_no_try_against_the_message(store, master, inbox):
+    """Given a message whose deciding meets a transient error (master data unreachable)
+    five times, more than max_decide_attempts, then it is still received and its count
+    is 0; once the error is gone it is decided."""
+    from bot.errors import TransientError
+
+    (inbox / "t.eml").write_bytes(body_order("4500094"))
+    pipeline = make_pipeline(store, master, inbox)
+    decide = pipeline.processor.process
+
+    def unreachable(raw):
+        raise TransientError("master data: connection refused")
+
+    pipeline.processor.process = unreachable
+    for _ in range(5):
+        assert "connection refused" in " ".join(pipeline.run_once().errors)
+    (entry,) = store.messages()
+    assert entry.status is MessageStatus.RECEIVED and entry.attempts == 0
+    pipeline.processor.process = decide
+    pipeline.run_once()
+    assert store.message(entry.id).status is MessageStatus.PROCESSED

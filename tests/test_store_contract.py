@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -272,6 +273,42 @@ def test_reopening_an_existing_database_keeps_schema_and_data(store_url: str, cl
         engine.dispose()
 
 
+def test_a_store_of_revision_0006_holding_a_message_upgrades_and_keeps_it(store_url: str, clock: FakeClock):
+    """
+    Given a store written by the orderbot of revision 0006, with a received message
+    When the current orderbot opens it
+    Then the message is still there, received, its tries counted from 0
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.store.schema import UTCDateTime
+
+    if store_url.startswith("sqlite:///"):
+        Path(store_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(store_url)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0006")
+            raw = b"Message-ID: <old@example.com>\r\n\r\nPO"
+            digest = hashlib.sha256(raw).hexdigest()
+            conn.execute(sa.text("INSERT INTO blobs (sha256, data, size) VALUES (:s, :d, :n)"),
+                         {"s": digest, "d": raw, "n": len(raw)})
+            conn.execute(sa.text(
+                "INSERT INTO messages (message_id, sha256, dedup_key, origin, name, status, received_at, updated_at) "
+                "VALUES ('<old@example.com>', :s, 'old', 'folder:x', 'old.eml', 'received', :t, :t)"
+            ).bindparams(sa.bindparam("t", type_=UTCDateTime)), {"s": digest, "t": T0})
+    finally:
+        engine.dispose()
+    with Store.open(store_url, clock=clock) as store:
+        (entry,) = store.messages()
+        assert (entry.name, entry.status, entry.attempts) == ("old.eml", MessageStatus.RECEIVED, 0)
+        assert store.raw_bytes(entry.sha256).endswith(b"PO") and store.begin_deciding(entry.id) == 1
+
+
 # Indexes on lower(trim(po_number)): SQLite cannot reflect them and PostgreSQL
 # spells the expression its own way, so they are checked by name and by behaviour.
 EXPRESSION_INDEXES = {KEYED_ORDER_INDEX, "ix_orders_customer_po"}
@@ -506,6 +543,26 @@ def test_two_processes_deciding_one_message_at_once_store_one_outcome(store: Sto
     with pytest.raises(InvalidTransition):
         store.set_message_status(entry.id, MessageStatus.FAILED, expected_from=MessageStatus.RECEIVED)
     assert store.message(entry.id).status is MessageStatus.PROCESSED
+
+
+def test_tries_at_deciding_a_message_are_counted_until_it_is_decided(store: Store):
+    """
+    Given a received message
+    When two tries begin (the first process died), one ends in a transient error
+         and is given back, and the message is then decided
+    Then the count says 2, 2 again after the given-back try, and a try on the
+         decided message begins nothing (0); an unknown id is a KeyError
+    """
+    entry = record(store, "tries")
+    assert store.message(entry.id).attempts == 0
+    assert [store.begin_deciding(entry.id), store.begin_deciding(entry.id)] == [1, 2]
+    assert store.begin_deciding(entry.id) == 3
+    store.end_deciding(entry.id)
+    assert store.message(entry.id).attempts == 2
+    store.set_message_status(entry.id, MessageStatus.PROCESSED, expected_from=MessageStatus.RECEIVED)
+    assert store.begin_deciding(entry.id) == 0 and store.message(entry.id).attempts == 2
+    with pytest.raises(KeyError):
+        store.begin_deciding(entry.id + 1000)
 
 
 # --- orders ---------------------------------------------------------------------

@@ -46,6 +46,7 @@ class LedgerEntry:
     reason: str | None
     received_at: datetime
     updated_at: datetime
+    attempts: int = 0  # times deciding it began and never ended (the process died)
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ def ledger_entry(row: Row[Any]) -> LedgerEntry:
         reason=row.reason,
         received_at=row.received_at,
         updated_at=row.updated_at,
+        attempts=row.attempts,
     )
 
 

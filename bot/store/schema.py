@@ -95,6 +95,8 @@ messages = Table(
     Column("reason", Text),
     Column("received_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Decisions begun and not ended: the process died in them (see Store.begin_deciding).
+    Column("attempts", Integer, nullable=False, server_default="0"),
     UniqueConstraint("dedup_key"),
     CheckConstraint("status IN ('received', 'processed', 'needs_review', 'failed')", name="status"),
     Index(None, "status"),

@@ -292,6 +292,32 @@ class Store(KeyingRecords, ReportRecords):
             self._set_message_status(conn, self._now(), ledger_id, status, reason, actor, expected_from)
             return rows.ledger_entry(self._require_message(conn, ledger_id))
 
+    def begin_deciding(self, ledger_id: int) -> int:
+        """Count one more try at deciding the ``received`` message ``ledger_id``
+        and return the count, this try included; 0 if it is decided already.
+        A try that a transient error ended is given back (``end_deciding``), so
+        before this one the count is how often a process died deciding it."""
+        with self._writing() as conn:
+            count = conn.execute(
+                update(messages)
+                .where(messages.c.id == ledger_id, messages.c.status == MessageStatus.RECEIVED)
+                .values(attempts=messages.c.attempts + 1)
+                .returning(messages.c.attempts)
+            ).scalar_one_or_none()
+            if count is None:
+                self._require_message(conn, ledger_id)
+            return count or 0
+
+    def end_deciding(self, ledger_id: int) -> None:
+        """Give back the try ``begin_deciding`` counted: it ended without a decision
+        (a transient error) but the process lived."""
+        with self._writing() as conn:
+            conn.execute(
+                update(messages)
+                .where(messages.c.id == ledger_id, messages.c.attempts > 0)
+                .values(attempts=messages.c.attempts - 1)
+            )
+
     def message(self, ledger_id: int) -> LedgerEntry:
         """The ledger entry; KeyError if there is none with this id."""
         with self._reading() as conn:
