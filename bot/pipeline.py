@@ -270,6 +270,7 @@ class Pipeline:
             raw=raw.data,
             origin=raw.origin,
             name=raw.name,
+            full_size=raw.size if raw.truncated else None,
         )
         if raw.account is not None:
             self.store.add_location(entry.id, raw.account, raw.folder, raw.uidvalidity, raw.uid)
@@ -298,7 +299,8 @@ class Pipeline:
         entry = self.store.message(ledger_id)
         if entry.status is not MessageStatus.RECEIVED:
             return entry.status, summary
-        raw = RawMessage(data=self.store.raw_bytes(entry.sha256), origin=entry.origin, name=entry.name)
+        raw = RawMessage(data=self.store.raw_bytes(entry.sha256), origin=entry.origin, name=entry.name,
+                         size=entry.full_size, truncated=entry.full_size is not None)
         return self._process(ledger_id, raw, summary), summary
 
     def _too_big(self, raw: RawMessage) -> bool:

@@ -21,7 +21,7 @@ from bot.distributed import (
     worker_lease,
 )
 from bot.keying import Keyer, KeyingPolicy
-from bot.model import MessageStatus, OrderState
+from bot.model import MessageStatus, OrderState, RawMessage, ReasonCode
 from bot.store import KeyingOutcome, MailStatus, Store
 from tests.portal_double import DoublePortal, PortalState
 from tests.test_keying import entry_for, ready
@@ -231,6 +231,55 @@ def test_a_message_three_workers_died_deciding_is_failed_by_the_fourth_and_settl
     failed = store.message(entry.id)
     assert failed.status is MessageStatus.FAILED and "died 3 time(s)" in failed.reason and not store.orders()
     assert daemon.receive().duplicates == 1  # settled at the source now that the ledger knows
+
+
+class _Died(BaseException):
+    """The daemon's process ending where it stands (nothing catches it)."""
+
+
+class _HeadersOnly:
+    """A mailbox with one message too big to download: the source gives its header block."""
+
+    name = "big"
+
+    def __init__(self, data: bytes) -> None:
+        self.raw = RawMessage(data=data.split(b"\n\n", 1)[0] + b"\n\n", origin="imap:big/INBOX", name="INBOX 7",
+                              size=90_000_000, truncated=True)
+
+    def fetch_new(self):
+        yield self.raw
+
+    def settle(self, raw, status):
+        pass
+
+
+def test_a_message_too_big_to_download_stays_unparsed_when_a_worker_decides_it(store, master, tmp_path):
+    """Given a message over max_message_bytes that the daemon recorded (its header block)
+    and died before deciding, when the dispatcher sends it to a worker, then the worker
+    sends it to review as too big, as the daemon would have, not parsing the headers
+    as if they were the whole message."""
+    from tests.test_pipeline import body_order
+
+    daemon, build = _pipelines(store, master, tmp_path)
+    daemon.sources = [_HeadersOnly(body_order("PO-BIG"))]
+    daemon.send_message = lambda ledger_id: None
+
+    def die(*args):
+        raise _Died()
+
+    daemon._process = die
+    with pytest.raises(_Died):
+        daemon.receive()
+    (entry,) = store.messages()
+    assert entry.status is MessageStatus.RECEIVED and entry.full_size == 90_000_000
+    resent: list[int] = []
+    Dispatcher(store, lambda q, o: None, resent.append, intake_grace_seconds=0).dispatch()
+    worker = WorkerRuntime(store, None, holder="here:1:feedf00d", portal_sessions=None, heartbeat_seconds=60,
+                           pipelines=build)
+    assert resent == [entry.id] and worker.process(entry.id).startswith("needs_review (orders=1 ")
+    (order,) = store.orders()
+    assert "90000000 bytes is over the limit" in store.message(entry.id).reason
+    assert [r.code for r in order.order.reasons] == [ReasonCode.UNREADABLE_DOCUMENT] and not order.order.lines
 
 
 def test_the_worker_that_keys_an_order_acknowledges_it(store, master, tmp_path):

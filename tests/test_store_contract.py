@@ -545,6 +545,14 @@ def test_two_processes_deciding_one_message_at_once_store_one_outcome(store: Sto
     assert store.message(entry.id).status is MessageStatus.PROCESSED
 
 
+def test_a_message_stored_as_its_header_block_keeps_its_full_size(store: Store):
+    raw = b"Message-ID: <big@example.com>\r\nSubject: PO\r\n\r\n"
+    entry = store.record_message(message_id="<big@example.com>", sha256=hashlib.sha256(raw).hexdigest(), dedup_key="big",
+                                 raw=raw, origin="imap:orders@example.com/INBOX", name="INBOX 9", full_size=90_000_000)
+    assert store.message(entry.id).full_size == 90_000_000 and store.seen("big").full_size == 90_000_000
+    assert record(store, "whole").full_size is None
+
+
 def test_tries_at_deciding_a_message_are_counted_until_it_is_decided(store: Store):
     """
     Given a received message

@@ -46,7 +46,8 @@ class LedgerEntry:
     reason: str | None
     received_at: datetime
     updated_at: datetime
-    attempts: int = 0  # times deciding it began and never ended (the process died)
+    attempts: int = 0  # tries at deciding it (see Store.begin_deciding)
+    full_size: int | None = None  # only its header block is stored; this is the whole message's size
 
 
 @dataclass(frozen=True, slots=True)

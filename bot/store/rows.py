@@ -69,6 +69,7 @@ def ledger_entry(row: Row[Any]) -> LedgerEntry:
         received_at=row.received_at,
         updated_at=row.updated_at,
         attempts=row.attempts,
+        full_size=row.full_size,
     )
 
 

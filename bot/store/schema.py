@@ -97,6 +97,8 @@ messages = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # Decisions begun and not ended: the process died in them (see Store.begin_deciding).
     Column("attempts", Integer, nullable=False, server_default="0"),
+    # Set when only the header block was stored (too big to download): its full size.
+    Column("full_size", BigInteger),
     UniqueConstraint("dedup_key"),
     CheckConstraint("status IN ('received', 'processed', 'needs_review', 'failed')", name="status"),
     Index(None, "status"),

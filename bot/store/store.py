@@ -204,8 +204,11 @@ class Store(KeyingRecords, ReportRecords):
         status: MessageStatus = MessageStatus.RECEIVED,
         reason: str | None = None,
         location: MessageLocation | None = None,
+        full_size: int | None = None,
     ) -> LedgerEntry:
         """Enter a message in the ledger with its raw bytes, once per ``dedup_key``.
+        ``full_size``: ``raw`` is only the header block of a message this big
+        (one too big to download).
 
         For a key already there the existing entry is returned unchanged and
         only ``location`` is added: the same message seen in another folder.
@@ -229,6 +232,7 @@ class Store(KeyingRecords, ReportRecords):
                         reason=reason,
                         received_at=now,
                         updated_at=now,
+                        full_size=full_size,
                     )
                     .on_conflict_do_nothing(index_elements=[messages.c.dedup_key])
                     .returning(messages.c.id)
