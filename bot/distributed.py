@@ -45,10 +45,11 @@ by side, so there ``orderbot.keying`` is a priority queue (``x-max-priority``)
 and an urgent order is sent to it with a higher priority. ``orderbot worker
 --queues`` gives a worker one kind of work only.
 
-Each worker thread decides messages with its own ``Pipeline`` (the credit
-and quantity-history snapshots of ``Pipeline`` are per thread, read afresh
-every ``run_seconds``), so an order decided on one worker counts against the
-customer's credit on another within that time.
+Each worker thread decides messages with its own ``Pipeline``: it reads a
+customer's open order value from the store under the lease ``credit:CUSTOMER``
+(``credit_across_processes``), so an order decided on one worker counts
+against the customer's credit on another at once; the quantity-history
+snapshot is per thread, read afresh every ``run_seconds``.
 """
 
 from __future__ import annotations

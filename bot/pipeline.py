@@ -29,7 +29,7 @@ from email.utils import parseaddr
 
 from bot import failpoints, holders
 from bot.changes import EarlierOrder
-from bot.errors import InvalidTransition, PermanentError, TransientError
+from bot.errors import InvalidTransition, PermanentError, StoreBusy, TransientError
 from bot.identity import identify
 from bot.keying import Keyer, KeyingPolicy, PortalFactory
 from bot.model import (
@@ -56,6 +56,11 @@ STAGES = ("receive", "parse", "extract", "resolve", "validate", "decide", "key",
 
 # Orders that count against a customer's credit limit.
 _CREDIT_STATES = (OrderState.READY, OrderState.KEYING, OrderState.KEYED, OrderState.ACKNOWLEDGED)
+# With credit_across_processes: how long the lease ``credit:CUSTOMER`` lasts (it is
+# held from the credit rule to the commit of the outcome, milliseconds as a rule),
+# and how long a decider waits for another to let go of it before it gives up.
+CREDIT_LEASE_SECONDS = 60.0
+CREDIT_WAIT_SECONDS = CREDIT_LEASE_SECONDS + 5.0
 
 
 @dataclass
@@ -113,8 +118,16 @@ class Pipeline:
         outgoing: MailQueue | None = None,
         templates: TemplateSet | None = None,
         send_message: Callable[[int], None] | None = None,
+        credit_across_processes: bool = False,
     ) -> None:
         self.store = store
+        # Other processes decide messages into this store at the same time (the
+        # workers of executor: celery): a customer's open order value is read
+        # from the store for each order, under the customer's credit lease.
+        self.credit_across_processes = credit_across_processes
+        self._credit_holder = holders.holder()
+        self._credit_leases: list[str] = []
+        self._credit_values: dict[str, dict[int, tuple[int, Amounts]]] = {}  # customer -> order id -> (version, value)
         # executor: celery: a new message is recorded and handed to the workers
         # (this callable, with its ledger id) instead of being processed here.
         self.send_message = send_message
@@ -159,7 +172,11 @@ class Pipeline:
         currency (the credit rule converts them).
 
         Read from the store once per run, then kept up to date as this run
-        saves orders, so a run stays linear in the number of messages."""
+        saves orders, so a run stays linear in the number of messages. With
+        ``credit_across_processes`` read afresh, under the customer's lease."""
+        if self.credit_across_processes:
+            self._take_credit_lease(customer_id)
+            return self._fresh_open_value(customer_id)
         if self._open_values is None:
             values: dict[str, Amounts] = {}
             for state in _CREDIT_STATES:
@@ -210,6 +227,42 @@ class Pipeline:
             self._history = history
         return self._history.get((customer_id, sku), [])
 
+    def _fresh_open_value(self, customer_id: str) -> Amounts:
+        """The open order value as the store has it now. The values of orders read
+        before are kept with the version they were read at; only orders new or
+        changed since are read again, so a customer with thousands of orders
+        costs one small query per order decided, not thousands of decodes."""
+        known = self._credit_values.setdefault(customer_id, {})
+        current = self.store.customer_order_versions(customer_id, _CREDIT_STATES)
+        for gone in known.keys() - current.keys():
+            del known[gone]
+        stale = [order_id for order_id, version in current.items() if known.get(order_id, (None,))[0] != version]
+        for stored in self.store.orders_by_id(stale):
+            known[stored.id] = (stored.version, order_value(stored.order, self.master))
+        return sum((known[order_id][1] for order_id in current if order_id in known), Amounts())
+
+    def _take_credit_lease(self, customer_id: str) -> None:
+        """Hold ``credit:CUSTOMER`` until this message's outcome is committed, so
+        that no other process decides an order of the customer between the read
+        of the open value and the commit: two orders cannot each pass a limit
+        that together they exceed."""
+        lease = f"credit:{customer_id}"
+        if lease in self._credit_leases:
+            return
+        deadline = time.monotonic() + CREDIT_WAIT_SECONDS
+        pause = 0.005
+        while not self.store.acquire_lease(lease, self._credit_holder, CREDIT_LEASE_SECONDS):
+            if time.monotonic() >= deadline:
+                raise StoreBusy(f"the credit of customer {customer_id} has been held by another process "
+                                f"for over {CREDIT_WAIT_SECONDS:.0f} s; the message is tried again later")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+        self._credit_leases.append(lease)
+
+    def _release_credit_leases(self) -> None:
+        while self._credit_leases:
+            self.store.release_lease(self._credit_leases.pop(), self._credit_holder)
+
     def begin_run(self) -> None:
         """Forget the run's snapshots of the store (open order values, quantity
         history): the next message reads them afresh."""
@@ -217,7 +270,7 @@ class Pipeline:
         self._history = None
 
     def _count_towards_credit(self, order: Order) -> None:
-        if self._open_values is not None and order.customer_id.value:
+        if not self.credit_across_processes and self._open_values is not None and order.customer_id.value:
             key = order.customer_id.value
             self._open_values[key] = self._open_values.get(key, Decimal(0)) + order_value(order, self.master)
 
@@ -307,6 +360,12 @@ class Pipeline:
         return raw.truncated or (raw.size if raw.size is not None else len(raw.data)) > self.max_message_bytes
 
     def _process(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:
+        try:
+            return self._try_deciding(ledger_id, raw, summary)
+        finally:
+            self._release_credit_leases()  # after the outcome's commit (or its failure)
+
+    def _try_deciding(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:
         try:
             tries = self.store.begin_deciding(ledger_id)
             if tries == 0:

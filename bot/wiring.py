@@ -106,8 +106,10 @@ def build_worker_pipeline(settings: Settings, store: Store, master: MasterData, 
     """One ``orderbot worker`` thread's pipeline: it decides recorded messages
     and acknowledges the orders its thread keyed; the daemon keeps the sources
     and the portal sessions live in the worker's runtime."""
-    return _assemble(settings, store, master, templates, today=today, sources=(),
-                     outgoing=build_mail_queue(settings, store, master, holder=holder), keying=None, holder=holder)
+    pipeline = _assemble(settings, store, master, templates, today=today, sources=(),
+                         outgoing=build_mail_queue(settings, store, master, holder=holder), keying=None, holder=holder)
+    pipeline.credit_across_processes = True  # other workers decide messages at the same time
+    return pipeline
 
 
 def _assemble(settings: Settings, store: Store, master: MasterData, templates: TemplateSet, *, today: date,

@@ -6,6 +6,7 @@ demo portal) is tests/test_celery.py."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -331,3 +332,107 @@ def test_a_worker_silent_for_a_day_is_forgotten_and_what_it_left_is_still_settle
     sent: list[tuple[str, int]] = []
     Dispatcher(store, lambda q, o: sent.append((q, o)), stale_after_seconds=0).dispatch()
     assert sent == [(QUEUE, order_id)]  # no heartbeat to go by: its attempt is settled by age
+
+
+def _credit_messages(store: Store, master, tmp_path, *pos: str, unknown: str | None = None) -> tuple[dict[str, int], Callable]:
+    """Orders of 132,300 each from C1001 (credit limit 250,000), recorded by the daemon;
+    and the PO ``unknown``, for a part number we do not carry (to review)."""
+    from tests.test_pipeline import body_order
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for po in pos:
+        (inbox / f"{po}.eml").write_bytes(body_order(po, qty=7000))
+    if unknown:
+        (inbox / f"{unknown}.eml").write_bytes(
+            body_order(unknown, qty=5).replace(b"AX-1523 Hand dispenser for stretch film", b"QQ-0000 Flux capacitor"))
+    daemon, build = _pipelines(store, master, inbox)
+    daemon.send_message = lambda ledger_id: None
+    daemon.receive()
+
+    def worker_pipeline():
+        pipeline = build()
+        pipeline.credit_across_processes = True
+        return pipeline
+
+    return {e.name.removesuffix(".eml"): e.id for e in store.messages()}, worker_pipeline
+
+
+def _state(store: Store, po: str):
+    (stored,) = [o for o in store.orders() if o.po_number == po]
+    return stored.state, stored.order.reason_codes
+
+
+def test_two_workers_cannot_each_pass_a_credit_limit_their_orders_exceed_together(store, master, tmp_path):
+    """Given two worker threads, the second having read the store before the first
+    decided an order of 132,300 for a customer with a 250,000 limit, when the second
+    decides another such order, then it counts the first and sends it to review."""
+    assert master.customer("C1001").credit_limit == 250000
+    ids, worker_pipeline = _credit_messages(store, master, tmp_path, "CRED-2001", "CRED-2002", unknown="CRED-2000")
+    first, second = worker_pipeline(), worker_pipeline()
+    second.process_recorded(ids["CRED-2000"])  # an earlier order of the customer: it has read the store
+    assert _state(store, "CRED-2000")[0] is OrderState.NEEDS_REVIEW
+    first.process_recorded(ids["CRED-2001"])
+    second.process_recorded(ids["CRED-2002"])
+    assert _state(store, "CRED-2001") == (OrderState.READY, ())
+    assert _state(store, "CRED-2002") == (OrderState.NEEDS_REVIEW, ("credit_limit",))
+
+
+def test_a_worker_waits_for_the_customers_credit_and_then_counts_what_was_decided_meanwhile(store, master, tmp_path):
+    """Given another process holding customer C1001's credit lease while it decides an
+    order, when a worker comes to the credit rule of the customer's next order, then it
+    waits, and once the other commits and lets go, it counts the other's order."""
+    import threading
+
+    ids, worker_pipeline = _credit_messages(store, master, tmp_path, "CRED-3001", "CRED-3002")
+    assert store.acquire_lease("credit:C1001", ELSEWHERE, 60)
+    waiting = threading.Thread(target=worker_pipeline().process_recorded, args=(ids["CRED-3002"],))
+    waiting.start()
+    time.sleep(1.0)
+    assert waiting.is_alive() and store.message(ids["CRED-3002"]).status is MessageStatus.RECEIVED
+    other = worker_pipeline()
+    other._credit_leases.append("credit:C1001")  # the other process's pipeline: it holds the lease
+    other._credit_holder = ELSEWHERE
+    other.process_recorded(ids["CRED-3001"])  # commits, then lets go
+    waiting.join(timeout=30)
+    assert not waiting.is_alive()
+    assert _state(store, "CRED-3001") == (OrderState.READY, ())
+    assert _state(store, "CRED-3002") == (OrderState.NEEDS_REVIEW, ("credit_limit",))
+    assert store.lease_expiry("credit:C1001") is None  # both gave it back
+
+
+def test_a_credit_held_too_long_leaves_the_message_received_for_a_later_try(store, master, tmp_path, monkeypatch):
+    import bot.pipeline
+    from bot.errors import StoreBusy
+
+    monkeypatch.setattr(bot.pipeline, "CREDIT_WAIT_SECONDS", 0.2)
+    ids, worker_pipeline = _credit_messages(store, master, tmp_path, "CRED-4001")
+    assert store.acquire_lease("credit:C1001", ELSEWHERE, 60)
+    with pytest.raises(StoreBusy, match="credit of customer C1001"):
+        worker_pipeline().process_recorded(ids["CRED-4001"])
+    entry = store.message(ids["CRED-4001"])
+    assert entry.status is MessageStatus.RECEIVED and entry.attempts == 0 and not store.orders()
+
+
+def test_a_worker_thread_pipeline_reads_credit_across_processes_and_the_daemons_does_not(store, master, tmp_path):
+    from bot.config import Settings
+    from bot.wiring import build_pipeline, build_templates, build_worker_pipeline
+    from tests.test_pipeline import TODAY
+
+    settings = Settings(data_dir=tmp_path, store={"url": f"sqlite:///{tmp_path / 'store.db'}"})
+    worker = build_worker_pipeline(settings, store, master, build_templates(settings), holder="here:1:feedf00d",
+                                   today=TODAY)
+    assert worker.credit_across_processes and worker._credit_holder != worker.holder
+    daemon = build_pipeline(settings, today=TODAY)
+    with daemon.store:
+        assert not daemon.credit_across_processes
+
+
+def test_a_worker_counts_an_order_rejected_since_it_read_it_no_more(store, master, tmp_path):
+    ids, worker_pipeline = _credit_messages(store, master, tmp_path, "CRED-5001", "CRED-5002")
+    pipeline = worker_pipeline()
+    pipeline.process_recorded(ids["CRED-5001"])
+    (first,) = store.orders()
+    store.transition(first.id, OrderState.REJECTED, actor="jana", reason="customer cancelled by phone")
+    pipeline.process_recorded(ids["CRED-5002"])
+    assert _state(store, "CRED-5002") == (OrderState.READY, ())

@@ -860,6 +860,27 @@ def test_concurrent_transitions_from_the_same_state_have_one_winner(
 # --- save_outcome -------------------------------------------------------------------
 
 
+def test_a_customers_orders_in_some_states_come_with_their_versions(store: Store):
+    """
+    Given orders of two customers in several states
+    When one customer's ready and keying orders are asked for, then by id
+    Then only theirs in those states come, each with the version a change bumps
+    """
+    entry = record(store)
+    mine_ready, mine_review, mine_keying, theirs = store.save_outcome(entry.id, [
+        (make_order("C1001", "V-1"), OrderState.READY, None),
+        (make_order("C1001", "V-2"), OrderState.NEEDS_REVIEW, None),
+        (make_order("C1001", "V-3"), OrderState.READY, None),
+        (make_order("C1002", "V-4"), OrderState.READY, None),
+    ], MessageStatus.PROCESSED)
+    keying = store.transition(mine_keying.id, OrderState.KEYING, actor="bot")
+    states = (OrderState.READY, OrderState.KEYING)
+    assert store.customer_order_versions("C1001", states) == {mine_ready.id: mine_ready.version, keying.id: keying.version}
+    assert keying.version > mine_keying.version
+    assert [o.po_number for o in store.orders_by_id([theirs.id, mine_ready.id, 10_000])] == ["V-1", "V-4"]
+    assert store.orders_by_id([]) == [] and mine_review.id not in store.customer_order_versions("C1001", states)
+
+
 def test_save_outcome_stores_orders_and_status_together(store: Store):
     """
     Given a recorded message carrying two purchase orders

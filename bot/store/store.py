@@ -513,6 +513,24 @@ class Store(KeyingRecords, ReportRecords):
         with self._reading() as conn:
             return [rows.stored_order(r) for r in conn.execute(query)]
 
+    def customer_order_versions(self, customer_id: str, states: Sequence[OrderState]) -> dict[int, int]:
+        """The ids of the customer's orders in ``states``, each with its version
+        (bumped on every change): what a cache of them needs to read afresh."""
+        query = select(orders.c.id, orders.c.version).where(
+            orders.c.customer_id == customer_id, orders.c.state.in_([OrderState(s) for s in states])
+        )
+        with self._reading() as conn:
+            return {order_id: version for order_id, version in conn.execute(query)}
+
+    def orders_by_id(self, order_ids: Sequence[int]) -> list[StoredOrder]:
+        """The orders with these ids (those that exist), in id order."""
+        found: list[StoredOrder] = []
+        with self._reading() as conn:
+            for start in range(0, len(order_ids), 500):
+                chunk = list(order_ids[start:start + 500])
+                found.extend(rows.stored_order(r) for r in conn.execute(select(orders).where(orders.c.id.in_(chunk))))
+        return sorted(found, key=lambda o: o.id)
+
     def find_orders(
         self,
         customer_id: str,
