@@ -208,3 +208,29 @@ def test_the_command_line_adds_users_and_exports_corrections(tmp_path: Path, mon
     (line,) = out.read_text().splitlines()
     assert json.loads(line)["right"] == "7"
     assert runner.invoke(app, ["review", "serve", "--help"]).exit_code == 0
+
+
+def test_a_failed_message_from_an_unknown_sender_goes_to_review_without_a_customer(db: ReviewDb, store: Store, master):
+    """Bytes that are no email (no From) become an order with no customer to fill in;
+    a message that is not failed, or not there, is refused and nothing is stored."""
+    import hashlib
+
+    from bot.model import ReasonCode
+    from bot.review.actions import Refused, Workbench
+    from bot.review.auth import User
+
+    raw = b"\x00\x01 not an email at all \xff"
+    entry = store.record_message(message_id="<x@x>", sha256=hashlib.sha256(raw).hexdigest(), dedup_key="x", raw=raw,
+                                 origin="folder:x", name="junk.eml")
+    bench = Workbench(store, master, Locks(db, ttl=timedelta(minutes=15)), Audit(db), Corrections(db))
+    hana = User(1, "hana", "handler", False)
+    with pytest.raises(Refused, match="message 1 is received"):
+        bench.review_message(hana, entry.id)
+    store.set_message_status(entry.id, MessageStatus.FAILED, reason="junk.eml: not an email (no headers)")
+    stored = bench.review_message(hana, entry.id)
+    assert not stored.order.customer_id.present and stored.state is OrderState.NEEDS_REVIEW
+    assert [r.code for r in stored.order.reasons] == [ReasonCode.UNREADABLE_DOCUMENT]
+    assert "junk.eml: not an email" in stored.order.reasons[0].message
+    with pytest.raises(Refused) as missing:
+        bench.review_message(hana, entry.id + 100)
+    assert missing.value.status == 404 and len(store.orders()) == 1

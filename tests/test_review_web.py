@@ -598,3 +598,56 @@ def test_an_order_keying_gave_up_on_is_sent_back_to_review(browser, bench, maste
     token = csrf(page)
     again = page.request.post(f"{bench.url}/orders/{order_id}/reopen", form={"csrf": token})
     assert again.status == 409 and "only an order keying gave up on" in again.text()
+
+
+def _failed_message(store: Store) -> int:
+    """An order email from Nordwind whose attachment broke the extractor, failed as the pipeline fails one."""
+    from tests.test_pipeline import body_order
+
+    raw = body_order("4500077")
+    sha = hashlib.sha256(raw).hexdigest()
+    entry = store.record_message(message_id="<broken-1@nordwind.de>", sha256=sha, dedup_key=f"broken:{sha}", raw=raw,
+                                 origin="test", name="PO 4500077.eml")
+    store.set_message_status(entry.id, MessageStatus.FAILED, reason="PO-4500077.pdf: unexpected ValueError: bad xref table",
+                             expected_from=MessageStatus.RECEIVED)
+    return entry.id
+
+
+def test_a_message_the_bot_could_not_read_is_opened_and_sent_to_review(browser, bench):
+    """
+    Given a message the bot failed on (its PDF broke the extractor)
+    When a handler sees it under "Messages the bot could not read", downloads the
+         original and sends it to review
+    Then the original is the message's bytes; an order to fill in waits in review
+         with the reason unreadable_document, the customer known by the sender,
+         the handler as actor; the message is no longer listed, and sending it
+         twice is refused
+    """
+    ledger_id = _failed_message(bench.store)
+    page = new_page(browser, bench)
+    login(page, bench)
+    row = page.locator(f'#unreadable tr[data-message="{ledger_id}"]')
+    assert "bad xref table" in row.inner_text() and "PO 4500077.eml" in row.inner_text()
+    with page.expect_download() as download:
+        row.locator("a").click()
+    assert Path(download.value.path()).read_bytes() == bench.store.raw_bytes(bench.store.message(ledger_id).sha256)
+    row.locator("button").click()
+    page.wait_for_url(f"{bench.url}/orders/*")
+    order_id = int(page.url.rsplit("/", 1)[1])
+    stored = bench.store.get_order(order_id)
+    assert (stored.state, stored.ledger_id, stored.customer_id) == (OrderState.NEEDS_REVIEW, ledger_id, "C1001")
+    (reason,) = stored.order.reasons
+    assert reason.code is ReasonCode.UNREADABLE_DOCUMENT and "bad xref table" in reason.message
+    assert "please deliver the following" in page.text_content("#mail-text")  # the email beside the empty order
+    assert bench.store.message(ledger_id).status is MessageStatus.NEEDS_REVIEW
+    last = bench.store.events(Entity.ORDER, order_id)[-1]
+    assert (last.actor, last.to_state) == ("handler:hana", OrderState.NEEDS_REVIEW)
+    assert [e.action for e in Audit(bench.db).entries(order_id)] == ["review_message", "view"]
+    page.goto(f"{bench.url}/")
+    assert page.locator("#unreadable").count() == 0
+    assert "unreadable_document" in page.inner_text(f'#queue tr[data-href="/orders/{order_id}"]')
+    again = page.request.post(f"{bench.url}/messages/{ledger_id}/review", form={"csrf": csrf(page)})
+    assert again.status == 409 and "only a message the bot could not read" in again.text()
+    assert page.request.get(f"{bench.url}/messages/99999/original").status == 404
+    assert len(bench.store.orders_by_id([order_id])) == 1 and len(
+        [o for o in bench.store.orders() if o.ledger_id == ledger_id]) == 1

@@ -12,25 +12,31 @@ else moved meanwhile raises ``InvalidTransition``.
 * change/cancellation requests: apply (the handler changed the portal order
   by hand; recorded, the request is closed as ``rejected`` with "applied by")
   or decline (-> ``rejected`` with the reason).
+* a message the bot could not read (``failed``) is sent to review: an empty
+  order with the reason ``unreadable_document``, for the handler to fill in
+  from the original or to ask the customer about.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 
 from bot.errors import OrderbotError
-from bot.model import OrderState, Reason, ReasonCode
+from bot.model import MISSING, Field, MessageStatus, Order, OrderState, Provenance, Reason, ReasonCode
 from bot.outgoing import MailQueue
 from bot.review.audit import Audit
 from bot.review.auth import User
 from bot.review.corrections import Change, Corrections, apply_edits, text
 from bot.review.locks import Locks
 from bot.review.queries import why_keying_gave_up
-from bot.store import OutgoingMail, Store, StoredOrder
-from connectors.masterdata import MasterData
+from bot.store import LedgerEntry, OutgoingMail, Store, StoredOrder
+from connectors.masterdata import Customer, MasterData
 
 REQUEST_CODES = frozenset({ReasonCode.CHANGE_REQUEST, ReasonCode.CANCELLATION_REQUEST})
+SENDER = Provenance("header", rule="sender domain")  # a customer known by the From address
 
 
 class Refused(OrderbotError):
@@ -114,6 +120,37 @@ class Workbench:
                                       expected_from=OrderState.FAILED, order=order)
         self.audit.record(user.name, "reopen", order_id, field="state", before=stored.state, after=moved.state)
         return moved
+
+    def review_message(self, user: User, ledger_id: int) -> StoredOrder:
+        """Send a message the bot could not read to review as an order to fill in
+        by hand: its customer is the sender's when the master data knows them."""
+        try:
+            entry = self.store.message(ledger_id)
+        except KeyError:
+            raise Refused(f"there is no message {ledger_id}", 404) from None
+        if entry.status is not MessageStatus.FAILED:
+            raise Refused(f"message {ledger_id} is {entry.status}, and only a message the bot could not read is sent to review")
+        why = entry.reason or "the bot could not read it"
+        customer = self._sender_customer(entry)
+        order = Order(
+            source=entry.name,
+            customer_id=Field(customer.customer_id, 1.0, SENDER) if customer else MISSING,
+            customer_name=Field(customer.name, 1.0, SENDER) if customer else MISSING,
+            reasons=(Reason(ReasonCode.UNREADABLE_DOCUMENT, f"the bot could not read the message: {why}"),),
+        )
+        (stored,) = self.store.save_outcome(
+            ledger_id, [(order, OrderState.NEEDS_REVIEW, f"sent to review by {user.actor}; {why}")],
+            MessageStatus.NEEDS_REVIEW, reason=f"sent to review by {user.actor}", actor=user.actor,
+            expected_from=MessageStatus.FAILED,
+        )
+        self.audit.record(user.name, "review_message", stored.id, field="message", before=f"{ledger_id}: failed",
+                          after=MessageStatus.NEEDS_REVIEW)
+        return stored
+
+    def _sender_customer(self, entry: LedgerEntry) -> Customer | None:
+        sender = parseaddr(BytesHeaderParser().parsebytes(self.store.raw_bytes(entry.sha256)).get("From", ""))[1]
+        _, at, domain = sender.rpartition("@")
+        return self.master.customer_by_domain(domain.lower()) if at and domain else None
 
     def reject(self, user: User, order_id: int, reason: str, *, action: str = "reject") -> StoredOrder:
         reason = " ".join(reason.split())

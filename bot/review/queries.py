@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from bot.model import OrderState, ReasonCode
-from bot.store import KeyingOutcome, Store, StoredOrder
+from bot.model import MessageStatus, OrderState, ReasonCode
+from bot.store import KeyingOutcome, LedgerEntry, Store, StoredOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,12 @@ class GaveUp:
 def failed_keying(store: Store) -> list[GaveUp]:
     """Orders in ``failed``: keying tried them ``portal.max_attempts`` times."""
     return [GaveUp(stored, why_keying_gave_up(store, stored.id)) for stored in store.orders(state=OrderState.FAILED)]
+
+
+def unreadable_messages(store: Store) -> list[LedgerEntry]:
+    """Messages the bot could not read (``failed``: not an email, a broken PDF,
+    one that killed the process), newest first."""
+    return store.messages(status=MessageStatus.FAILED)[::-1]
 
 
 def why_keying_gave_up(store: Store, order_id: int) -> str:
