@@ -185,6 +185,29 @@ def test_edits_become_corrections_with_the_provenance_of_the_wrong_value(db: Rev
     assert example.provenance == {"source": "attachment:PO.pdf", "page": 1, "bbox": [300, 200, 310, 210], "span": None, "rule": "pdf:ruled:Qty"}
 
 
+def test_a_handler_adds_a_line_the_bot_missed_and_removes_one_that_was_no_order_line(db: ReviewDb, store: Store, master):
+    stored = store.get_order(stored_order(store))
+    ax = master.product("AX-1523")
+    order, changes = apply_edits(stored.order, {"line-0-remove": "on", "line-new-sku": "ax-1523", "line-new-quantity": "12"},
+                                 user="hana", master=master)
+    (line,) = order.lines
+    by_hand = Provenance("review", rule="handler:hana")
+    assert (line.sku, line.quantity, line.uom) == (Field("AX-1523", 1.0, by_hand), Field(Decimal(12), 1.0, by_hand),
+                                                   Field(ax.uom, 1.0, by_hand))
+    assert not line.unit_price.present and line.description.value == ax.description
+    assert [c.field for c in changes] == ["lines[0]", "lines[1].sku", "lines[1].quantity", "lines[1].uom"]
+    Corrections(db).record("hana", stored, changes)
+    removed = Corrections(db).all()[0]
+    assert (removed.field, removed.wrong, removed.right) == ("lines[0]", "AX-1410", None)
+    assert apply_edits(stored.order, {"line-new-sku": " ", "line-new-quantity": ""}, user="hana", master=master)[1] == []
+    for form, problem in (({"line-new-sku": "AX-1523"}, "a sku and a quantity"),
+                          ({"line-new-quantity": "3"}, "a sku and a quantity"),
+                          ({"line-new-sku": "NO-SUCH", "line-new-quantity": "3"}, "'NO-SUCH' is not one of our products"),
+                          ({"line-new-sku": "AX-1523", "line-new-quantity": "0"}, "above 0")):
+        with pytest.raises(EditError, match=problem):
+            apply_edits(stored.order, form, user="hana", master=master)
+
+
 def test_the_command_line_adds_users_and_exports_corrections(tmp_path: Path, monkeypatch, master):
     """Given a config file, when a user is added with the password in the environment and
     corrections are exported, then the password is never printed and the export is JSON Lines."""

@@ -651,3 +651,34 @@ def test_a_message_the_bot_could_not_read_is_opened_and_sent_to_review(browser, 
     assert page.request.get(f"{bench.url}/messages/99999/original").status == 404
     assert len(bench.store.orders_by_id([order_id])) == 1 and len(
         [o for o in bench.store.orders() if o.ledger_id == ledger_id]) == 1
+
+
+def test_a_handler_types_in_an_order_the_bot_could_not_read_and_approves_it(browser, bench, watch):
+    """
+    Given a message the bot could not read, sent to review
+    When the handler types its PO, adds its one line and approves
+    Then the order is ready with the handler's values, each kept as a correction
+    """
+    ledger_id = _failed_message(bench.store)
+    page = new_page(browser, bench, watch)
+    login(page, bench)
+    page.locator(f'#unreadable tr[data-message="{ledger_id}"] button').click()
+    page.wait_for_url(f"{bench.url}/orders/*")
+    order_id = int(page.url.rsplit("/", 1)[1])
+    page.fill("#f-po_number", "4500077")
+    page.fill("#line-new-sku", "AX-1523")
+    page.fill("#line-new-quantity", "4")
+    page.click("#save")
+    page.wait_for_function("() => document.getElementById('flash').textContent.startsWith('Saved')")
+    assert page.inner_text("#flash") == "Saved: po_number, lines[0].sku, lines[0].quantity, lines[0].uom."
+    assert page.input_value("#line-0-sku") == "AX-1523" and page.input_value("#line-new-sku") == ""
+    page.keyboard.press("a")
+    page.wait_for_url(f"{bench.url}/")
+
+    stored = bench.store.get_order(order_id)
+    assert (stored.state, stored.po_number, stored.customer_id) == (OrderState.READY, "4500077", "C1001")
+    (line,) = stored.order.lines
+    assert (line.sku.value, line.quantity.value, line.uom.value) == ("AX-1523", Decimal(4), "EA")
+    assert {c.field for c in Corrections(bench.db).all(order_id)} == {"po_number", "lines[0].sku", "lines[0].quantity",
+                                                                      "lines[0].uom"}
+    assert watch == {"dialogs": [], "errors": []}

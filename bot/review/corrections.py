@@ -5,7 +5,9 @@ wrong value, right value, provenance of the wrong one) for later learning.
 Form names: ``customer_id``, ``po_number``, ``order_date``, ``delivery_date``,
 ``currency``, ``ship_to`` (an address id of the customer), ``notes``, and per
 line ``line-N-sku``, ``line-N-quantity``, ``line-N-uom``, ``line-N-unit_price``
-(N from 0).
+(N from 0) and ``line-N-remove`` (drop the line: it was no order line); a line
+the bot missed is added with ``line-new-sku``, ``line-new-quantity`` and the
+optional ``line-new-uom`` (default: the product's) and ``line-new-unit_price``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import insert, select
 
-from bot.model import Address, Field, Order, Provenance
+from bot.model import MISSING, Address, Field, Order, OrderLine, Provenance
 from bot.review.store import ReviewDb
 from bot.store import StoredOrder
 from bot.store.schema import corrections
@@ -147,19 +149,51 @@ def apply_edits(
         changes.append(Change("ship_to", order.ship_to, ship_to))
     lines = []
     for i, line in enumerate(order.lines):
+        if form.get(f"line-{i}-remove"):
+            written = line.text or text(line.description.value) or text(line.sku.value) or f"line {i + 1}"
+            changes.append(Change(f"lines[{i}]", Field(written, line.sku.confidence, line.sku.provenance), MISSING))
+            continue
         values = {n: edited(f"lines[{i}].{n}", getattr(line, n), form.get(f"line-{i}-{n}")) for n in LINE_FIELDS}
+        if values["sku"] is not line.sku and values["sku"].value and master.product(values["sku"].value) is None:
+            raise EditError(f"lines[{i}].sku: {values['sku'].value!r} is not one of our products")
         lines.append(replace(line, **values))
+    added = _added_line(form, by_hand, master, user)
+    if added is not None:
+        n = len(order.lines)
+        changes.extend(Change(f"lines[{n}].{name}", MISSING, getattr(added, name))
+                       for name in LINE_FIELDS if getattr(added, name).present)
+        lines.append(added)
     customer_name = order.customer_name
     if header["customer_id"] is not order.customer_id and header["customer_id"].value:
         known_customer = master.customer(header["customer_id"].value)
         if known_customer is None:
             raise EditError(f"customer_id: {header['customer_id'].value!r} is not a known customer")
         customer_name = Field(known_customer.name, 1.0, by_hand)
-    for i, line in enumerate(lines):
-        if line.sku is not order.lines[i].sku and line.sku.value and master.product(line.sku.value) is None:
-            raise EditError(f"lines[{i}].sku: {line.sku.value!r} is not one of our products")
     new_order = replace(order, **header, customer_name=customer_name, ship_to=ship_to, lines=tuple(lines))
     return new_order, changes
+
+
+def _added_line(form: Mapping[str, str], by_hand: Provenance, master: MasterData, user: str) -> OrderLine | None:
+    """The line a handler typed into the form's empty row, or None if they typed none."""
+    raw = {name: (form.get(f"line-new-{name}") or "").strip() for name in LINE_FIELDS}
+    if not any(raw.values()):
+        return None
+    sku, quantity = _parse("sku", raw["sku"]), _parse("quantity", raw["quantity"])
+    if not sku or not quantity:
+        raise EditError("new line: give at least a sku and a quantity above 0")
+    product = master.product(str(sku))
+    if product is None:
+        raise EditError(f"new line: sku {sku!r} is not one of our products")
+    uom = _parse("uom", raw["uom"]) or product.uom
+    price = _parse("unit_price", raw["unit_price"])
+    return OrderLine(
+        sku=Field(str(sku), 1.0, by_hand),
+        description=Field(product.description, 1.0, by_hand),
+        quantity=Field(quantity, 1.0, by_hand),  # type: ignore[arg-type]
+        uom=Field(str(uom), 1.0, by_hand),
+        unit_price=Field(price, 1.0, by_hand) if price is not None else MISSING,  # type: ignore[arg-type]
+        text=f"added by {user} in review",
+    )
 
 
 def _document(provenance: Provenance | None) -> str | None:
