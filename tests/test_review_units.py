@@ -257,3 +257,19 @@ def test_a_failed_message_from_an_unknown_sender_goes_to_review_without_a_custom
     with pytest.raises(Refused) as missing:
         bench.review_message(hana, entry.id + 100)
     assert missing.value.status == 404 and len(store.orders()) == 1
+
+
+def test_the_unreadable_list_shows_the_newest_hundred_and_counts_them_all(store: Store, monkeypatch):
+    import hashlib
+
+    import bot.review.queries
+    from bot.review.queries import unreadable_messages
+
+    monkeypatch.setattr(bot.review.queries, "UNREADABLE_SHOWN", 3)
+    for n in range(5):
+        raw = f"junk {n}".encode()
+        entry = store.record_message(message_id=f"<{n}@x>", sha256=hashlib.sha256(raw).hexdigest(), dedup_key=f"j{n}",
+                                     raw=raw, origin="folder:x", name=f"junk-{n}.eml")
+        store.set_message_status(entry.id, MessageStatus.FAILED, reason="not an email")
+    shown, total = unreadable_messages(store)
+    assert [m.name for m in shown] == ["junk-4.eml", "junk-3.eml", "junk-2.eml"] and total == 5

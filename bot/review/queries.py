@@ -31,10 +31,14 @@ def failed_keying(store: Store) -> list[GaveUp]:
     return [GaveUp(stored, why_keying_gave_up(store, stored.id)) for stored in store.orders(state=OrderState.FAILED)]
 
 
-def unreadable_messages(store: Store) -> list[LedgerEntry]:
-    """Messages the bot could not read (``failed``: not an email, a broken PDF,
-    one that killed the process), newest first."""
-    return store.messages(status=MessageStatus.FAILED)[::-1]
+UNREADABLE_SHOWN = 100
+
+
+def unreadable_messages(store: Store) -> tuple[list[LedgerEntry], int]:
+    """The newest ``UNREADABLE_SHOWN`` messages the bot could not read (``failed``:
+    not an email, a broken PDF, one that killed the process), and how many there are."""
+    total = store.message_counts()[MessageStatus.FAILED]
+    return store.messages(status=MessageStatus.FAILED, limit=UNREADABLE_SHOWN, newest_first=True), total
 
 
 def why_keying_gave_up(store: Store, order_id: int) -> str:

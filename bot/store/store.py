@@ -364,10 +364,10 @@ class Store(KeyingRecords, ReportRecords):
             return [rows.stored_document(r) for r in result]
 
     def messages(
-        self, status: MessageStatus | None = None, limit: int | None = None
+        self, status: MessageStatus | None = None, limit: int | None = None, *, newest_first: bool = False
     ) -> list[LedgerEntry]:
-        """Ledger entries, oldest first."""
-        query = select(messages).order_by(messages.c.id).limit(limit)
+        """Ledger entries, oldest first (or newest first)."""
+        query = select(messages).order_by(messages.c.id.desc() if newest_first else messages.c.id).limit(limit)
         if status is not None:
             query = query.where(messages.c.status == status)
         with self._reading() as conn:
