@@ -31,7 +31,7 @@ from bot.model import (
 )
 from bot.money import Amounts
 from bot.resolve import Catalogue, CustomerMatch, customer_country, resolve_order
-from bot.rules import RULES, Rule, RuleContext, RuleSettings, validate
+from bot.rules import RULES, Rule, RuleContext, RuleSettings, order_value, validate
 from connectors.masterdata import Customer, MasterData
 from extractors.context import ExtractionContext
 from extractors.dispatch import extract_message
@@ -184,6 +184,18 @@ class MessageProcessor:
         raw_message: bytes | None = None,
     ) -> tuple[Order, ...]:
         orders = []
+        # Orders of this message that go through count against the credit of the ones after them.
+        passed: dict[str, Amounts] = {}
+
+        def open_order_value(customer_id: str) -> Amounts | Decimal:
+            value = self.open_order_value(customer_id)
+            if customer_id not in passed:
+                return value
+            if not isinstance(value, Amounts):
+                customer = self.master.customer(customer_id)
+                value = Amounts.of([(customer.currency if customer else "", value)])
+            return value + passed[customer_id]
+
         for order, match in resolved:
             if kind in (MessageKind.CHANGE, MessageKind.CANCELLATION):
                 order = link_request(order, kind, self.find_earlier)
@@ -194,7 +206,7 @@ class MessageProcessor:
                     customer=match,
                     settings=self.rule_settings,
                     is_duplicate=self.duplicates.is_duplicate,
-                    open_order_value=self.open_order_value,
+                    open_order_value=open_order_value,
                     quantity_history=self.quantity_history,
                     body_text=body_text,
                     message=message,
@@ -203,6 +215,9 @@ class MessageProcessor:
                     sender_seen=self.sender_seen,
                 )
                 order = validate(order, ctx, self.rules)
+                if not order.review and order.customer_id.value:
+                    key = order.customer_id.value
+                    passed[key] = passed.get(key, Amounts()) + order_value(order, self.master)
                 self.duplicates.remember(order)
                 if self.run_orders is not None and order.customer_id.present and order.po_number.present:
                     self.run_orders.setdefault((order.customer_id.value, normalise_po(order.po_number.value)), order)

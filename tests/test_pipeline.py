@@ -401,3 +401,22 @@ def test_a_transient_error_while_deciding_is_no_try_against_the_message(store, m
     pipeline.processor.process = decide
     pipeline.run_once()
     assert store.message(entry.id).status is MessageStatus.PROCESSED
+
+
+def test_two_orders_of_one_message_count_against_the_credit_limit_together(master):
+    """Given one email carrying two orders of 132,300 for a customer with a 250,000 limit
+    (two POs in one batch print), when it is validated, then the first passes and the
+    second goes to review for credit: it is counted with the first, not alone."""
+    from dataclasses import replace
+
+    from bot.model import Field, MessageKind, RawMessage
+    from bot.processing import MessageProcessor, parse
+
+    processor = MessageProcessor(master, today=TODAY)
+    message = parse(RawMessage(body_order("CRED-6001", qty=7000), origin="test", name="two.eml"))
+    (order, match), = processor.resolve(message, processor.extract(message))
+    second = replace(order, po_number=Field("CRED-6002", order.po_number.confidence, order.po_number.provenance))
+    first, other = processor.validate(MessageKind.ORDER, ((order, match), (second, match)), message.body, message)
+    assert first.reason_codes == () and other.reason_codes == ("credit_limit",)
+    alone, = MessageProcessor(master, today=TODAY).validate(MessageKind.ORDER, ((second, match),), message.body, message)
+    assert alone.reason_codes == ()
