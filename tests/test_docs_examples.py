@@ -1,5 +1,6 @@
-"""The deployment examples of docs/scaling.md are what the program accepts: the
-settings block validates, every ``orderbot`` command line of the systemd units
+"""The examples of the documentation are what the program accepts: every
+settings block of README.md validates; of docs/scaling.md the settings block
+validates, every ``orderbot`` command line of the systemd units
 and the compose file parses with the real command line (options that exist,
 values of the right kind), and the compose file is YAML with the services the
 text names. Neither systemd nor a container engine runs them here."""
@@ -17,11 +18,20 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.config import load_settings
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "scaling.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "scaling.md"
 
 
-def _blocks(kind: str) -> list[str]:
-    return re.findall(rf"```{kind}\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+def _blocks(kind: str, doc: Path = DOC) -> list[str]:
+    return re.findall(rf"```{kind}\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+
+
+@pytest.mark.parametrize("block", _blocks("yaml", ROOT / "README.md"), ids=lambda b: b.split(":", 1)[0])
+def test_every_settings_example_of_the_readme_validates(block: str, tmp_path: Path):
+    path = tmp_path / "orderbot.yaml"
+    path.write_text(block, encoding="utf-8")
+    settings = load_settings(path, environ={"ORDERBOT_IMAP_PASSWORD": "imap-secret"})
+    assert settings.sources or settings.smtp  # the example's section was read, not ignored
 
 
 def _parses(argv: list[str]) -> str:
