@@ -273,3 +273,30 @@ def test_the_unreadable_list_shows_the_newest_hundred_and_counts_them_all(store:
         store.set_message_status(entry.id, MessageStatus.FAILED, reason="not an email")
     shown, total = unreadable_messages(store)
     assert [m.name for m in shown] == ["junk-4.eml", "junk-3.eml", "junk-2.eml"] and total == 5
+
+
+def test_settling_a_mail_needs_a_known_way_a_reason_and_a_mail_that_waits_for_a_person(db: ReviewDb, store: Store, master):
+    from bot.errors import InvalidTransition
+    from bot.review.actions import Refused, Workbench
+    from bot.review.auth import User
+    from bot.store import MailKind, MailStatus
+    from tests.test_smtp import keyed_order
+
+    order_id = keyed_order(store, "4500063")
+    mail, _ = store.queue_mail(order_id, MailKind.ACKNOWLEDGEMENT, sender="orders@kestrel-supply.example",
+                               recipient="jana.becker@nordwind.de", raw=b"Subject: x\r\n\r\nx\r\n")
+    bench = Workbench(store, master, Locks(db, ttl=timedelta(minutes=15)), Audit(db), Corrections(db))
+    hana = User(1, "hana", "handler", False)
+    with pytest.raises(InvalidTransition):  # queued: the bot's to send, not a person's to settle
+        bench.settle_mail(hana, mail.id, "sent", "I think so")
+    store.claim_mail(mail.id)
+    store.finish_mail(mail.id, MailStatus.FAILED, error="550 mailbox unavailable")
+    for status, reason, code in (("posted", "by hand", 400), ("queued", "  ", 400)):
+        with pytest.raises(Refused) as refused:
+            bench.settle_mail(hana, mail.id, status, reason)
+        assert refused.value.status == code
+    with pytest.raises(Refused) as missing:
+        bench.settle_mail(hana, mail.id + 50, "queued", "again")
+    assert missing.value.status == 404
+    again = bench.settle_mail(hana, mail.id, "queued", "the customer fixed their mailbox")
+    assert again.status is MailStatus.QUEUED and again.note == "the customer fixed their mailbox"  # no mail transport here

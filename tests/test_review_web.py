@@ -45,7 +45,7 @@ from bot.review.audit import Audit
 from bot.review.auth import Accounts
 from bot.review.corrections import Corrections
 from bot.review.store import ReviewDb
-from bot.store import Entity, Store
+from bot.store import Entity, MailStatus, Store
 from connectors.smtp import SmtpTransport
 from tests.test_pipeline import make_pipeline
 from tests.test_smtp import SENDER, Recorder, free_port, plain, smtp_server
@@ -682,3 +682,55 @@ def test_a_handler_types_in_an_order_the_bot_could_not_read_and_approves_it(brow
     assert {c.field for c in Corrections(bench.db).all(order_id)} == {"po_number", "lines[0].sku", "lines[0].quantity",
                                                                       "lines[0].uom"}
     assert watch == {"dialogs": [], "errors": []}
+
+
+def _uncertain_acknowledgement(store: Store, po: str) -> int:
+    """A keyed order whose acknowledgement went out as the connection broke: ``uncertain``."""
+    from bot.store import MailKind
+    from tests.test_smtp import keyed_order
+
+    order_id = keyed_order(store, po)
+    raw = (f"From: {SENDER}\r\nTo: jana.becker@nordwind.de\r\nSubject: Order {po} confirmed\r\n"
+           f"Message-ID: <ack-{po}@kestrel-supply.example>\r\n\r\nYour order {po} is SO-{po}.\r\n").encode()
+    mail, _ = store.queue_mail(order_id, MailKind.ACKNOWLEDGEMENT, sender=SENDER, recipient="jana.becker@nordwind.de",
+                               subject=f"Order {po} confirmed", raw=raw, message_id=f"<ack-{po}@kestrel-supply.example>")
+    store.claim_mail(mail.id)
+    store.finish_mail(mail.id, MailStatus.UNCERTAIN, error="the connection dropped after the message was sent")
+    return mail.id
+
+
+def test_a_handler_settles_mail_the_bot_will_not_send_again_on_its_own(browser, bench):
+    """
+    Given two acknowledgements left uncertain (the connection broke after sending)
+    When a handler says of one that the customer has it, and sends the other again,
+         each with a reason
+    Then the first is sent without a new mail, the second reaches the SMTP server
+         once; both leave the list, with the handler and reason in the mail's
+         events; a settlement without a reason is refused
+    """
+    has_it, again = _uncertain_acknowledgement(bench.store, "4500061"), _uncertain_acknowledgement(bench.store, "4500062")
+    page = new_page(browser, bench)
+    login(page, bench)
+    assert page.locator("#mail-attention tbody tr").count() == 2
+    refused = page.request.post(f"{bench.url}/mail/{has_it}/settle", form={"csrf": csrf(page), "status": "sent", "reason": " "})
+    assert refused.status == 400 and bench.store.outgoing_mail(has_it).status is MailStatus.UNCERTAIN
+
+    row = page.locator(f'#mail-attention tr[data-mail="{has_it}"]')
+    row.locator("input[name=reason]").fill("Jana confirmed by phone she got it")
+    row.locator("button[value=sent]").click()
+    page.wait_for_url(f"{bench.url}/")
+    row = page.locator(f'#mail-attention tr[data-mail="{again}"]')
+    row.locator("input[name=reason]").fill("not in the server's log: never left")
+    row.locator("button[value=queued]").click()
+    page.wait_for_url(f"{bench.url}/")
+
+    assert page.locator("#mail-attention").count() == 0
+    settled = bench.store.outgoing_mail(has_it)
+    assert settled.status is MailStatus.SENT and settled.note == "Jana confirmed by phone she got it"
+    assert bench.store.outgoing_mail(again).status is MailStatus.SENT
+    assert [r.rcpt_tos for r in bench.smtp.received] == [["jana.becker@nordwind.de"]]
+    assert b"Order 4500062 confirmed" in bench.smtp.received[0].data
+    order_id = settled.order_id
+    assert [a.action for a in Audit(bench.db).entries(order_id)] == ["settle_mail"]
+    assert any(e.actor == "handler:hana" and "Jana confirmed by phone" in (e.reason or "")
+               for e in bench.store.events(Entity.ORDER, order_id))

@@ -15,6 +15,9 @@ else moved meanwhile raises ``InvalidTransition``.
 * a message the bot could not read (``failed``) is sent to review: an empty
   order with the reason ``unreadable_document``, for the handler to fill in
   from the original or to ask the customer about.
+* a mail the bot will not send on its own (``uncertain``, ``failed``) is
+  settled, with a reason: the customer has it (``sent``), send it again
+  (``queued``), or it stays unsent (``failed``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from bot.review.auth import User
 from bot.review.corrections import Change, Corrections, apply_edits, text
 from bot.review.locks import Locks
 from bot.review.queries import why_keying_gave_up
-from bot.store import LedgerEntry, OutgoingMail, Store, StoredOrder
+from bot.store import LedgerEntry, MailStatus, OutgoingMail, Store, StoredOrder
 from connectors.masterdata import Customer, MasterData
 
 REQUEST_CODES = frozenset({ReasonCode.CHANGE_REQUEST, ReasonCode.CANCELLATION_REQUEST})
@@ -151,6 +154,24 @@ class Workbench:
         sender = parseaddr(BytesHeaderParser().parsebytes(self.store.raw_bytes(entry.sha256)).get("From", ""))[1]
         _, at, domain = sender.rpartition("@")
         return self.master.customer_by_domain(domain.lower()) if at and domain else None
+
+    def settle_mail(self, user: User, mail_id: int, status: str, reason: str) -> OutgoingMail:
+        reason = " ".join(reason.split())
+        if not reason:
+            raise Refused("say why: how do you know, or why send it again?", 400)
+        try:
+            wanted = MailStatus(status)
+            before = self.store.outgoing_mail(mail_id)
+        except ValueError:
+            raise Refused(f"{status!r} is not a way to settle a mail (sent, queued or failed)", 400) from None
+        except KeyError:
+            raise Refused(f"there is no mail {mail_id}", 404) from None
+        settled = self.store.settle_mail(mail_id, wanted, actor=user.actor, reason=reason)
+        self.audit.record(user.name, "settle_mail", before.order_id, field=f"mail {mail_id} ({before.kind})",
+                          before=before.status, after=f"{settled.status}: {reason}")
+        if settled.status is MailStatus.QUEUED and self.mail is not None:
+            self.mail.deliver_one(mail_id)
+        return self.store.outgoing_mail(mail_id)
 
     def reject(self, user: User, order_id: int, reason: str, *, action: str = "reject") -> StoredOrder:
         reason = " ".join(reason.split())

@@ -39,7 +39,7 @@ from bot.review.audit import Audit
 from bot.review.auth import Accounts, Session, csrf_ok
 from bot.review.corrections import Corrections, EditError, text
 from bot.review.locks import Locks
-from bot.review.queries import failed_keying, review_queue, unreadable_messages
+from bot.review.queries import failed_keying, mail_for_a_person, review_queue, unreadable_messages
 from bot.review.store import Clock, ReviewDb, utc_now
 from bot.store import Store
 from connectors.masterdata import MasterData
@@ -179,7 +179,7 @@ def create_app(
         failed = failed_keying(store)
         audit.record(session.user.name, "view_queue", field="filter", after=f"reason={reason or ''} customer={customer or ''}")
         return page(request, "queue.html", queue=q, reason=reason, customer=customer, locks=bench.locks.all_live(),
-                    failed=failed, unreadable=unreadable_messages(store))
+                    failed=failed, unreadable=unreadable_messages(store), mails=mail_for_a_person(store))
 
     async def original(request: Request) -> Response:
         """The message as it arrived, to open in a mail program (never rendered here)."""
@@ -193,6 +193,16 @@ def create_app(
         return Response(store.raw_bytes(entry.sha256), media_type="message/rfc822", headers={
             "Content-Disposition": f'attachment; filename="message-{ledger_id}.eml"',
             "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+    async def settle_mail(request: Request) -> Response:
+        session, form = await posted(request)
+        try:
+            bench.settle_mail(session.user, request.path_params["mail_id"], _text(form, "status"), _text(form, "reason"))
+        except Refused as exc:
+            return page(request, "error.html", exc.status, message=str(exc), order_id=None)
+        except (InvalidTransition, OrderbotError) as exc:
+            return page(request, "error.html", 409, message=str(exc), order_id=None)
+        return back_to()
 
     async def review_message(request: Request) -> Response:
         session, _ = await posted(request)
@@ -358,6 +368,7 @@ def create_app(
         Route("/orders/{order_id:int}", detail, methods=["GET"]),
         Route("/messages/{ledger_id:int}/original", original, methods=["GET"]),
         Route("/messages/{ledger_id:int}/review", review_message, methods=["POST"]),
+        Route("/mail/{mail_id:int}/settle", settle_mail, methods=["POST"]),
         Route("/orders/{order_id:int}/history", history, methods=["GET"]),
         Route("/orders/{order_id:int}/documents/{doc_id:int}/pages/{page:int}.png", page_png, methods=["GET"]),
         Route("/api/suggest", suggest, methods=["GET"]),

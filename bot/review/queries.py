@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bot.model import MessageStatus, OrderState, ReasonCode
-from bot.store import KeyingOutcome, LedgerEntry, Store, StoredOrder
+from bot.store import MAIL_ATTENTION, KeyingOutcome, LedgerEntry, OutgoingMail, Store, StoredOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,13 @@ def unreadable_messages(store: Store) -> tuple[list[LedgerEntry], int]:
     not an email, a broken PDF, one that killed the process), and how many there are."""
     total = store.message_counts()[MessageStatus.FAILED]
     return store.messages(status=MessageStatus.FAILED, limit=UNREADABLE_SHOWN, newest_first=True), total
+
+
+def mail_for_a_person(store: Store) -> list[OutgoingMail]:
+    """Mail to customers the bot will not send on its own: ``uncertain`` (the
+    connection broke after the content went out: the customer may have it) and
+    ``failed`` (the server refused it), oldest first."""
+    return store.outgoing_mails(status=MAIL_ATTENTION)
 
 
 def why_keying_gave_up(store: Store, order_id: int) -> str:
