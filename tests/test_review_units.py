@@ -265,7 +265,7 @@ def test_the_unreadable_list_shows_the_newest_hundred_and_counts_them_all(store:
     import bot.review.queries
     from bot.review.queries import unreadable_messages
 
-    monkeypatch.setattr(bot.review.queries, "UNREADABLE_SHOWN", 3)
+    monkeypatch.setattr(bot.review.queries, "SHOWN", 3)
     for n in range(5):
         raw = f"junk {n}".encode()
         entry = store.record_message(message_id=f"<{n}@x>", sha256=hashlib.sha256(raw).hexdigest(), dedup_key=f"j{n}",

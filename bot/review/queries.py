@@ -26,26 +26,28 @@ class GaveUp:
     why: str
 
 
-def failed_keying(store: Store) -> list[GaveUp]:
-    """Orders in ``failed``: keying tried them ``portal.max_attempts`` times."""
-    return [GaveUp(stored, why_keying_gave_up(store, stored.id)) for stored in store.orders(state=OrderState.FAILED)]
+SHOWN = 100  # of each list under the queue; the heading says how many there are
 
 
-UNREADABLE_SHOWN = 100
+def failed_keying(store: Store) -> tuple[list[GaveUp], int]:
+    """The first ``SHOWN`` orders in ``failed`` (keying tried them ``portal.max_attempts``
+    times), in queue order, each with why; and how many there are."""
+    total = store.order_counts()[OrderState.FAILED]
+    return [GaveUp(stored, why_keying_gave_up(store, stored.id)) for stored in store.orders(state=OrderState.FAILED, limit=SHOWN)], total
 
 
 def unreadable_messages(store: Store) -> tuple[list[LedgerEntry], int]:
-    """The newest ``UNREADABLE_SHOWN`` messages the bot could not read (``failed``:
-    not an email, a broken PDF, one that killed the process), and how many there are."""
+    """The newest ``SHOWN`` messages the bot could not read (``failed``: not an
+    email, a broken PDF, one that killed the process), and how many there are."""
     total = store.message_counts()[MessageStatus.FAILED]
-    return store.messages(status=MessageStatus.FAILED, limit=UNREADABLE_SHOWN, newest_first=True), total
+    return store.messages(status=MessageStatus.FAILED, limit=SHOWN, newest_first=True), total
 
 
 def mail_for_a_person(store: Store) -> list[OutgoingMail]:
-    """Mail to customers the bot will not send on its own: ``uncertain`` (the
-    connection broke after the content went out: the customer may have it) and
-    ``failed`` (the server refused it), oldest first."""
-    return store.outgoing_mails(status=MAIL_ATTENTION)
+    """The oldest ``SHOWN`` mails to customers the bot will not send on its own:
+    ``uncertain`` (the connection broke after the content went out: the customer
+    may have it) and ``failed`` (the server refused it)."""
+    return store.outgoing_mails(status=MAIL_ATTENTION, limit=SHOWN)
 
 
 def why_keying_gave_up(store: Store, order_id: int) -> str:
