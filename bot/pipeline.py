@@ -127,6 +127,7 @@ class Pipeline:
         self.credit_across_processes = credit_across_processes
         self._credit_holder = holders.holder()
         self._credit_leases: list[str] = []
+        self._deciding = False  # credit leases are taken only while a message is decided (and released after)
         self._credit_values: dict[str, dict[int, tuple[int, Amounts]]] = {}  # customer -> order id -> (version, value)
         # executor: celery: a new message is recorded and handed to the workers
         # (this callable, with its ledger id) instead of being processed here.
@@ -175,7 +176,8 @@ class Pipeline:
         saves orders, so a run stays linear in the number of messages. With
         ``credit_across_processes`` read afresh, under the customer's lease."""
         if self.credit_across_processes:
-            self._take_credit_lease(customer_id)
+            if self._deciding:
+                self._take_credit_lease(customer_id)
             return self._fresh_open_value(customer_id)
         if self._open_values is None:
             values: dict[str, Amounts] = {}
@@ -360,9 +362,11 @@ class Pipeline:
         return raw.truncated or (raw.size if raw.size is not None else len(raw.data)) > self.max_message_bytes
 
     def _process(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:
+        self._deciding = True
         try:
             return self._try_deciding(ledger_id, raw, summary)
         finally:
+            self._deciding = False
             self._release_credit_leases()  # after the outcome's commit (or its failure)
 
     def _try_deciding(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:

@@ -436,3 +436,14 @@ def test_a_worker_counts_an_order_rejected_since_it_read_it_no_more(store, maste
     store.transition(first.id, OrderState.REJECTED, actor="jana", reason="customer cancelled by phone")
     pipeline.process_recorded(ids["CRED-5002"])
     assert _state(store, "CRED-5002") == (OrderState.READY, ())
+
+
+def test_reading_a_message_outside_a_decision_takes_no_credit_lease(store, master, tmp_path):
+    """A worker's warm-up (or any look at a message that decides nothing) reads the
+    credit afresh but holds no lease that would keep other workers waiting."""
+    from bot.model import RawMessage
+    from tests.test_pipeline import body_order
+
+    _, worker_pipeline = _credit_messages(store, master, tmp_path)
+    worker_pipeline().processor.process(RawMessage(data=body_order("CRED-7001", qty=7000), origin="warm-up", name="w"))
+    assert store.lease_expiry("credit:C1001") is None
