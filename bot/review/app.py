@@ -194,26 +194,26 @@ def create_app(
             "Content-Disposition": f'attachment; filename="message-{ledger_id}.eml"',
             "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
-    async def settle_mail(request: Request) -> Response:
-        session, form = await posted(request)
-        try:
-            bench.settle_mail(session.user, request.path_params["mail_id"], _text(form, "status"), _text(form, "reason"))
-        except Refused as exc:
-            return page(request, "error.html", exc.status, message=str(exc), order_id=None)
-        except (InvalidTransition, OrderbotError) as exc:
-            return page(request, "error.html", 409, message=str(exc), order_id=None)
-        return back_to()
+    def from_the_queue(handler: Callable[[Session, Request, FormData], int | None]) -> Callable[[Request], Awaitable[Response]]:
+        """A change made from the queue page on a message or a mail; back to the
+        order the handler returns, else to the queue."""
+        async def endpoint(request: Request) -> Response:
+            session, form = await posted(request)
+            try:
+                order_id = handler(session, request, form)
+            except Refused as exc:
+                return page(request, "error.html", exc.status, message=str(exc), order_id=None)
+            except (InvalidTransition, OrderbotError) as exc:
+                return page(request, "error.html", 409, message=str(exc), order_id=None)
+            return back_to(order_id)
 
-    async def review_message(request: Request) -> Response:
-        session, _ = await posted(request)
-        ledger_id = request.path_params["ledger_id"]
-        try:
-            stored = bench.review_message(session.user, ledger_id)
-        except Refused as exc:
-            return page(request, "error.html", exc.status, message=str(exc), order_id=None)
-        except (InvalidTransition, OrderbotError) as exc:
-            return page(request, "error.html", 409, message=str(exc), order_id=None)
-        return back_to(stored.id)
+        return endpoint
+
+    def settle_mail(s: Session, request: Request, form: FormData) -> None:
+        bench.settle_mail(s.user, request.path_params["mail_id"], _text(form, "status"), _text(form, "reason"))
+
+    def review_message(s: Session, request: Request, form: FormData) -> int:
+        return bench.review_message(s.user, request.path_params["ledger_id"]).id
 
     async def detail(request: Request) -> Response:
         session = current(request)
@@ -367,8 +367,8 @@ def create_app(
         Route("/", queue, methods=["GET"]),
         Route("/orders/{order_id:int}", detail, methods=["GET"]),
         Route("/messages/{ledger_id:int}/original", original, methods=["GET"]),
-        Route("/messages/{ledger_id:int}/review", review_message, methods=["POST"]),
-        Route("/mail/{mail_id:int}/settle", settle_mail, methods=["POST"]),
+        Route("/messages/{ledger_id:int}/review", from_the_queue(review_message), methods=["POST"]),
+        Route("/mail/{mail_id:int}/settle", from_the_queue(settle_mail), methods=["POST"]),
         Route("/orders/{order_id:int}/history", history, methods=["GET"]),
         Route("/orders/{order_id:int}/documents/{doc_id:int}/pages/{page:int}.png", page_png, methods=["GET"]),
         Route("/api/suggest", suggest, methods=["GET"]),
