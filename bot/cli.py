@@ -18,7 +18,7 @@ from bot import failpoints
 from bot.config import Settings, load_settings, masked
 from bot.errors import OrderbotError, PermanentError
 from bot.extraction_json import dumps, extraction_to_json
-from bot.model import RawMessage
+from bot.model import MessageStatus, OrderState, RawMessage
 from bot.processing import DuplicateIndex, MessageProcessor, failed_extraction
 
 app = typer.Typer(
@@ -446,9 +446,9 @@ def report(
 
 @app.command()
 def status(config: ConfigOption = None) -> None:
-    """Counts of messages and orders by state."""
+    """Counts of messages, orders and outgoing mail by state, and what waits for a person."""
     settings = _settings(config)
-    from bot.store import Store
+    from bot.store import MailStatus, Store
 
     try:
         store = Store.open(settings.store_url)
@@ -457,8 +457,18 @@ def status(config: ConfigOption = None) -> None:
     with store:
         messages = store.message_counts()
         orders = store.order_counts()
+        mail = store.mail_counts()
     typer.echo("messages: " + " ".join(f"{k}={v}" for k, v in sorted(messages.items())))
     typer.echo("orders:   " + " ".join(f"{k}={v}" for k, v in sorted(orders.items())))
+    typer.echo("mail:     " + " ".join(f"{k}={v}" for k, v in sorted(mail.items())))
+    waiting = {
+        "orders to review": orders[OrderState.NEEDS_REVIEW],
+        "orders keying gave up on": orders[OrderState.FAILED],
+        "messages the bot could not read": messages[MessageStatus.FAILED],
+        "mails uncertain or failed": mail[MailStatus.UNCERTAIN] + mail[MailStatus.FAILED],
+    }
+    typer.echo("for a person (the review workbench): "
+               + (", ".join(f"{n} {what}" for what, n in waiting.items() if n) or "nothing"))
 
 
 @app.command()

@@ -94,7 +94,8 @@ def test_run_once_status_and_config_check(tmp_path: Path):
     assert "canary-pass-9f3" not in first.stdout + first.stderr + second.stdout + second.stderr
 
     status = orderbot("status", "--config", str(config), env=env)
-    assert "failed=1" in status.stdout
+    assert "failed=1" in status.stdout and "mail:     failed=0 queued=0" in status.stdout
+    assert "for a person (the review workbench): 1 messages the bot could not read" in status.stdout
     listing = orderbot("orders", "--config", str(config), env=env)
     assert "4500012377" in listing.stdout
 

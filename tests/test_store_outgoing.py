@@ -103,6 +103,17 @@ def test_a_mail_to_send_needs_its_bytes(store: Store, raw_sql: sa.Engine):
     assert mail_events(store, order.id) == ["acknowledgement not sent: the customer's message is an auto-reply"]
 
 
+def test_mail_is_counted_by_status(store: Store):
+    order = add(store, OrderState.KEYED)
+    queue(store, order.id)
+    failed, _ = queue(store, order.id, MailKind.CLARIFICATION)
+    store.claim_mail(failed.id)
+    store.finish_mail(failed.id, MailStatus.FAILED, error="550 no such user")
+    counts = store.mail_counts()
+    assert counts[MailStatus.QUEUED] == 1 and counts[MailStatus.FAILED] == 1
+    assert set(counts) == set(MailStatus) and sum(counts.values()) == 2
+
+
 def test_sending_is_recorded_before_and_sent_after(store: Store, clock: FakeClock):
     """
     Given a queued mail

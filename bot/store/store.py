@@ -562,6 +562,16 @@ class Store(KeyingRecords, ReportRecords):
                 counts[OrderState(state)] = n
         return counts
 
+    def mail_counts(self) -> dict[MailStatus, int]:
+        """How many outgoing mails are in each status (every status present)."""
+        counts = dict.fromkeys(MailStatus, 0)
+        with self._reading() as conn:
+            for status, n in conn.execute(
+                select(outgoing_mail.c.status, func.count()).group_by(outgoing_mail.c.status)
+            ):
+                counts[MailStatus(status)] = n
+        return counts
+
     # --- events -------------------------------------------------------------
 
     def events(self, entity: Entity | None = None, entity_id: int | None = None) -> list[Event]:
