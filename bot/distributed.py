@@ -48,8 +48,8 @@ and an urgent order is sent to it with a higher priority. ``orderbot worker
 Each worker thread decides messages with its own ``Pipeline``: it reads a
 customer's open order value from the store under the lease ``credit:CUSTOMER``
 (``credit_across_processes``), so an order decided on one worker counts
-against the customer's credit on another at once; the quantity-history
-snapshot is per thread, read afresh every ``run_seconds``.
+against the customer's credit on another at once, and its quantity history
+is read afresh for each message.
 """
 
 from __future__ import annotations

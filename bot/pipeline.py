@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -61,6 +61,15 @@ _CREDIT_STATES = (OrderState.READY, OrderState.KEYING, OrderState.KEYED, OrderSt
 # and how long a decider waits for another to let go of it before it gives up.
 CREDIT_LEASE_SECONDS = 60.0
 CREDIT_WAIT_SECONDS = CREDIT_LEASE_SECONDS + 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """What the credit and quantity rules need of one stored order, as read at ``version``."""
+
+    version: int
+    value: Amounts
+    units: tuple[tuple[str, Decimal], ...]  # (our sku, base units) per line
 
 
 @dataclass
@@ -128,7 +137,8 @@ class Pipeline:
         self._credit_holder = holders.holder()
         self._credit_leases: list[str] = []
         self._deciding = False  # credit leases are taken only while a message is decided (and released after)
-        self._credit_values: dict[str, dict[int, tuple[int, Amounts]]] = {}  # customer -> order id -> (version, value)
+        self._counted: dict[str, dict[int, _Counted]] = {}  # customer -> order id -> as read
+        self._read_in_this_decision: set[str] = set()  # customers whose orders were read afresh
         # executor: celery: a new message is recorded and handed to the workers
         # (this callable, with its ledger id) instead of being processed here.
         self.send_message = send_message
@@ -216,32 +226,52 @@ class Pipeline:
 
     def _quantity_history(self, customer_id: str, sku: str) -> list[Decimal]:
         """Base-unit quantities of the customer's earlier orders of a sku that went
-        through (ready or keyed), read from the store once per run."""
+        through (ready or keyed), read from the store once per run; with
+        ``credit_across_processes`` afresh, once per decision."""
+        if self.credit_across_processes:
+            fresh = customer_id not in self._read_in_this_decision
+            return [units for counted in self._customer_orders(customer_id, fresh=fresh)
+                    for line_sku, units in counted.units if line_sku == sku]
         if self._history is None:
             history: dict[tuple[str, str], list[Decimal]] = {}
             for state in _CREDIT_STATES:
                 for stored in self.store.orders(state=state):
-                    for line in stored.order.lines:
-                        product = self.master.product(line.sku.value) if line.sku.present else None
-                        units = base_units(line, product) if product is not None else None
-                        if stored.customer_id and units is not None:
-                            history.setdefault((stored.customer_id, product.sku), []).append(units)
+                    for line_sku, units in self._units_by_sku(stored.order):
+                        if stored.customer_id:
+                            history.setdefault((stored.customer_id, line_sku), []).append(units)
             self._history = history
         return self._history.get((customer_id, sku), [])
 
+    def _units_by_sku(self, order: Order) -> Iterator[tuple[str, Decimal]]:
+        for line in order.lines:
+            product = self.master.product(line.sku.value) if line.sku.present else None
+            units = base_units(line, product) if product is not None else None
+            if product is not None and units is not None:
+                yield product.sku, units
+
     def _fresh_open_value(self, customer_id: str) -> Amounts:
-        """The open order value as the store has it now. The values of orders read
-        before are kept with the version they were read at; only orders new or
-        changed since are read again, so a customer with thousands of orders
-        costs one small query per order decided, not thousands of decodes."""
-        known = self._credit_values.setdefault(customer_id, {})
-        current = self.store.customer_order_versions(customer_id, _CREDIT_STATES)
-        for gone in known.keys() - current.keys():
-            del known[gone]
-        stale = [order_id for order_id, version in current.items() if known.get(order_id, (None,))[0] != version]
-        for stored in self.store.orders_by_id(stale):
-            known[stored.id] = (stored.version, order_value(stored.order, self.master))
-        return sum((known[order_id][1] for order_id in current if order_id in known), Amounts())
+        """The open order value as the store has it now."""
+        return sum((counted.value for counted in self._customer_orders(customer_id, fresh=True)), Amounts())
+
+    def _customer_orders(self, customer_id: str, *, fresh: bool) -> list[_Counted]:
+        """What the credit and quantity rules need of the customer's orders that
+        count (ready .. acknowledged): ``fresh``, as the store has them now. Orders
+        read before are kept with the version they were read at; only orders new
+        or changed since are read again, so a customer with thousands of orders
+        costs one small query, not thousands of decodes."""
+        known = self._counted.setdefault(customer_id, {})
+        if fresh or not known:
+            current = self.store.customer_order_versions(customer_id, _CREDIT_STATES)
+            for gone in known.keys() - current.keys():
+                del known[gone]
+            stale = [order_id for order_id, version in current.items()
+                     if order_id not in known or known[order_id].version != version]
+            for stored in self.store.orders_by_id(stale):
+                known[stored.id] = _Counted(stored.version, order_value(stored.order, self.master),
+                                            tuple(self._units_by_sku(stored.order)))
+            if self._deciding:
+                self._read_in_this_decision.add(customer_id)
+        return list(known.values())
 
     def _take_credit_lease(self, customer_id: str) -> None:
         """Hold ``credit:CUSTOMER`` until this message's outcome is committed, so
@@ -367,6 +397,7 @@ class Pipeline:
             return self._try_deciding(ledger_id, raw, summary)
         finally:
             self._deciding = False
+            self._read_in_this_decision.clear()
             self._release_credit_leases()  # after the outcome's commit (or its failure)
 
     def _try_deciding(self, ledger_id: int, raw: RawMessage, summary: RunSummary) -> MessageStatus:

@@ -447,3 +447,29 @@ def test_reading_a_message_outside_a_decision_takes_no_credit_lease(store, maste
     _, worker_pipeline = _credit_messages(store, master, tmp_path)
     worker_pipeline().processor.process(RawMessage(data=body_order("CRED-7001", qty=7000), origin="warm-up", name="w"))
     assert store.lease_expiry("credit:C1001") is None
+
+
+def test_a_worker_compares_a_quantity_with_the_orders_other_workers_decided_since(store, master, tmp_path):
+    """Given a worker thread that has decided an order of 4 AX-1523 (and so read the
+    customer's history), when two more such orders are decided elsewhere and it then
+    decides an order for 100, then it compares with all three and sends it to review."""
+    from tests.test_pipeline import _ready_order, body_order
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.eml").write_bytes(body_order("4500081"))
+    (inbox / "b.eml").write_bytes(body_order("4500089", qty=100))
+    daemon, build = _pipelines(store, master, inbox)
+    daemon.send_message = lambda ledger_id: None
+    daemon.receive()
+    first, big = (e.id for e in store.messages())
+    pipeline = build()
+    pipeline.credit_across_processes = True
+    pipeline.process_recorded(first)
+    assert _state(store, "4500081") == (OrderState.READY, ())
+    for po in ("4500082", "4500083"):  # decided on other workers meanwhile
+        _ready_order(store, po)
+    pipeline.process_recorded(big)
+    (stored,) = [o for o in store.orders() if o.po_number == "4500089"]
+    assert stored.state is OrderState.NEEDS_REVIEW
+    assert any("usually orders 4" in r.message for r in stored.order.reasons)
